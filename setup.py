@@ -9,11 +9,9 @@ cfg = cfg['DEFAULT']
 for key in 'version description keywords author author_email'.split():
     assert key in cfg, f'settings.ini is missing "{key}"'
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License'),
-            'mit': ('MIT License', 'OSI Approved :: MIT License')}
+spdx = {'apache2': 'Apache-2.0', 'mit': 'MIT'}  # SPDX license expressions (setuptools deprecates license classifiers)
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
 py_versions = '3.10 3.11 3.12 3.13'.split()
-lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 
 requirements = cfg.get('requirements', '').split()
@@ -27,15 +25,14 @@ setuptools.setup(
     description=cfg['description'],
     long_description=long_description,
     long_description_content_type='text/markdown',
-    license=lic[0],
+    license=spdx.get(cfg['license'].lower(), cfg['license']),
     author=cfg['author'],
     author_email=cfg['author_email'],
     url=cfg['git_url'],
     keywords=cfg['keywords'].split(),
-    classifiers=[f'Development Status :: {statuses[int(cfg["status"])]}',
+    classifiers=[f'Development Status :: {statuses[int(cfg["status"]) - 1]}',
                  f'Intended Audience :: {cfg["audience"].title()}',
                  f'Natural Language :: {cfg["language"].title()}']
-                + ([f'License :: {lic[1]}'] if lic[1] else [])
                 + [f'Programming Language :: Python :: {v}' for v in py_versions[py_versions.index(min_python):]],
     python_requires=f'>={min_python}',
     packages=setuptools.find_packages(include=['nanogpt', 'nanogpt.*']),

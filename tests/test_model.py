@@ -1,0 +1,143 @@
+"""The model chapter's promises that need more room than a notebook cell: GPT-2 interop and generation edge cases."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from nanogpt.data import NanoGPTError
+from nanogpt.model import (GPT, GPTConfig, context_window, export_hf, from_pretrained, generate, generate_stream,
+                           sample_logits)
+
+transformers = pytest.importorskip("transformers")
+transformers.logging.set_verbosity_error()
+
+
+@pytest.fixture(scope="module")
+def hf_dir(tmp_path_factory):
+    "A tiny random GPT-2 saved by transformers itself: stands in for the hub checkpoints offline."
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(n_layer=2, n_head=2, n_embd=64, vocab_size=50257, n_positions=128)
+    d = tmp_path_factory.mktemp("hf-gpt2")
+    transformers.GPT2LMHeadModel(cfg).save_pretrained(d)
+    return d
+
+
+def hf_logits(d, ids):
+    m = transformers.GPT2LMHeadModel.from_pretrained(d).eval()
+    with torch.no_grad():
+        return m(ids).logits
+
+
+def test_from_pretrained_matches_transformers(hf_dir):
+    ours = from_pretrained(str(hf_dir)).eval()
+    ids = torch.randint(0, 50257, (3, 128), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        diff = (ours(ids, full=True)[0] - hf_logits(hf_dir, ids)).abs().max().item()
+    assert diff <= 1e-5, diff
+    assert ours.config.block_size == 128 and ours.config.bias and ours.config.vocab_size == 50257
+
+
+def test_from_pretrained_dropout_override_only(hf_dir):
+    assert from_pretrained(str(hf_dir), dropout=0.1).config.dropout == 0.1
+    with pytest.raises(ValueError, match="only override dropout, not n_layer"):
+        from_pretrained(str(hf_dir), n_layer=3)
+
+
+def test_from_pretrained_bad_sources(tmp_path):
+    with pytest.raises(ValueError, match="gpt2, gpt2-medium, gpt2-large, gpt2-xl"):
+        from_pretrained("gpt-2")
+    with pytest.raises(ValueError, match="no config.json"):
+        from_pretrained(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    with pytest.raises(ValueError, match="'llama' model, not GPT-2"):
+        from_pretrained(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "activation_function": "relu"}))
+    with pytest.raises(ValueError, match="not supported"):
+        from_pretrained(str(tmp_path))
+
+
+def test_hub_name_offline_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache: nothing to fall back on
+    with pytest.raises(NanoGPTError, match="openai-community/gpt2.*network"):
+        from_pretrained("gpt2")
+
+
+def bpe_tokenizer_from_tiktoken_cache():
+    "GPT-2's HF tokenizer rebuilt offline from tiktoken's cached encoder.json / vocab.bpe (same tables)."
+    cache = os.environ.get("TIKTOKEN_CACHE_DIR")
+    files = {p.stat().st_size: p for p in Path(cache).iterdir()} if cache else {}
+    enc = next((p for p in files.values() if p.read_bytes()[:1] == b"{"), None)
+    bpe = next((p for p in files.values() if p.read_text(errors="ignore").startswith("#version")), None)
+    if not (enc and bpe):
+        pytest.skip("GPT-2 tokenizer files not available offline (TIKTOKEN_CACHE_DIR)")
+    merges = [tuple(l.split()) for l in bpe.read_text().splitlines()[1:] if l.strip()]
+    return transformers.GPT2TokenizerFast(vocab=json.loads(enc.read_text()), merges=merges)
+
+
+def test_export_runs_in_transformers_pipeline(tmp_path):
+    from nanogpt.data import BPETokenizer
+    torch.manual_seed(3)
+    model = GPT(GPTConfig(block_size=64, vocab_size=50304, n_layer=2, n_head=2, n_embd=64, bias=False)).eval()
+    d = export_hf(model, tmp_path / "export")
+    ids = torch.randint(0, 50257, (2, 64))
+    with torch.no_grad():
+        assert (model(ids, full=True)[0] - hf_logits(d, ids)).abs().max().item() <= 1e-5
+    hf_tok = bpe_tokenizer_from_tiktoken_cache()
+    pipe = transformers.pipeline("text-generation", model=str(d), tokenizer=hf_tok, device="cpu")
+    prompt = "To be, or not to be"
+    out = pipe(prompt, max_new_tokens=12, do_sample=False)[0]["generated_text"]
+    bpe = BPETokenizer()
+    ours = generate(model, torch.tensor([bpe.encode(prompt)]), 12, temperature=0)
+    assert out == bpe.decode(ours[0])
+
+
+@pytest.mark.parametrize("prompt_len", [5, 40])  # a prompt longer than the context starts in a cropped window
+def test_cache_equals_recompute_batched(prompt_len):
+    torch.manual_seed(4)
+    model = GPT(GPTConfig(block_size=24, vocab_size=50, n_layer=2, n_head=2, n_embd=32, dropout=0.3))
+    for p in model.parameters():  # sharpen the random model so greedy choices are far from ties
+        p.data.mul_(3)
+    model.train()
+    prompt = torch.randint(0, 50, (3, prompt_len))
+    a = generate(model, prompt, 3 * 24, temperature=0)
+    b = generate(model, prompt, 3 * 24, temperature=0, use_cache=False)
+    assert torch.equal(a, b) and a.shape == (3, prompt_len + 72)
+    assert model.training  # restored after generating in eval mode
+
+
+def test_stream_yields_tokens_and_distributions():
+    torch.manual_seed(5)
+    model = GPT(GPTConfig(block_size=16, vocab_size=30, n_layer=1, n_head=1, n_embd=16))
+    steps = list(generate_stream(model, torch.zeros(2, 1, dtype=torch.long), 7, top_k=3))
+    assert len(steps) == 7
+    for token, probs in steps:
+        assert token.shape == (2, 1) and probs.shape == (2, 30)
+        assert (probs > 0).sum(-1).le(3).all() and probs.gather(1, token).gt(0).all()
+    assert generate(model, torch.zeros(1, 4, dtype=torch.long), 0).shape == (1, 4)
+
+
+def test_generation_bad_input():
+    model = GPT(GPTConfig(block_size=8, vocab_size=10, n_layer=1, n_head=1, n_embd=8))
+    ids = torch.zeros(1, 2, dtype=torch.long)
+    for kw, frag in ((dict(top_k=0), "top_k=0"), (dict(top_k=2.5), "top_k=2.5"), (dict(temperature=-1), "temperature=-1"),
+                     (dict(top_p=0), "top_p=0"), (dict(top_p=1.01), "top_p=1.01")):
+        with pytest.raises(ValueError, match=frag):
+            generate(model, ids, 3, **kw)
+    with pytest.raises(ValueError, match="max_new_tokens=-2"):
+        generate(model, ids, -2)
+    with pytest.raises(ValueError, match="length>=1"):
+        generate(model, torch.zeros(1, 0, dtype=torch.long), 3)
+    # top_k above the vocabulary means no limit
+    g = lambda k: sample_logits(torch.randn(2, 10, generator=torch.Generator().manual_seed(0)), top_k=k,
+                                generator=torch.Generator().manual_seed(1))[0]
+    assert torch.equal(g(1000), g(None))
+
+
+def test_context_window_policy():
+    assert [context_window(n, 4) for n in range(1, 12)] == [1, 2, 3, 4, 2, 3, 4, 2, 3, 4, 2]
+    assert all(1 <= context_window(n, 1) <= 1 for n in range(1, 5))
+    assert max(context_window(n, 256) for n in range(1, 2000)) == 256
+    assert min(context_window(n, 256) for n in range(257, 2000)) == 128
