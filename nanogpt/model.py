@@ -203,7 +203,8 @@ def flops_per_token(model: GPT) -> float:
 @lru_cache(maxsize=None)
 def measure_matmul_flops(device: str = "cpu", dtype: torch.dtype = torch.float32, n: int = 1024, seconds: float = 0.3) -> float:
     "Best FLOP/s of an n x n matrix multiply on `device` in `dtype`, timed over about `seconds`."
-    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+    g = torch.Generator().manual_seed(0)  # its own generator: measuring must not disturb the global RNG
+    a, b = (torch.randn(n, n, generator=g).to(device, dtype) for _ in range(2))
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     a @ b; sync()
     best, end = float("inf"), time.perf_counter() + seconds

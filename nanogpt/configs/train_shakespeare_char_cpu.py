@@ -1,0 +1,29 @@
+# nanoGPT's laptop recipe: the character-level Shakespeare model shrunk to run on a CPU in minutes.
+# 4 layers, 4 heads, 128 wide, 64 characters of context, no dropout, 2,000 iterations.
+# nanoGPT reports a val loss of about 1.88 with these settings.
+
+out_dir = 'out-shakespeare-char-cpu'
+eval_interval = 250
+eval_iters = 20
+log_interval = 10
+always_save_checkpoint = False
+
+dataset = 'shakespeare_char'
+gradient_accumulation_steps = 1
+batch_size = 12
+block_size = 64
+
+n_layer = 4
+n_head = 4
+n_embd = 128
+dropout = 0.0
+
+learning_rate = 1e-3
+max_iters = 2000
+lr_decay_iters = 2000
+min_lr = 1e-4
+beta2 = 0.99
+warmup_iters = 100
+
+device = 'cpu'
+compile = False  # compiling costs more time than it saves on a run this short

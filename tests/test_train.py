@@ -1,0 +1,191 @@
+"""nanogpt-train as practitioners run it: real processes, torchrun with 2 CPU ranks, signals, resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import BIN, one_line_error, run_cli
+from nanogpt.data import prepare
+from nanogpt.train import atomic_save, load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, shakespeare_input):
+    d = tmp_path_factory.mktemp("data")
+    prepare("shakespeare_char", d, input=shakespeare_input)
+    return d
+
+
+def tiny(out, data_dir, **kw):
+    "A 2-layer, 32-wide model on shakespeare_char: a few ms per iteration."
+    settings = dict(out_dir=out, data_dir=data_dir, n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4,
+                    eval_iters=2, eval_interval=1000, log_interval=1, dtype="float32", warmup_iters=5, lr_decay_iters=100)
+    settings.update(kw)
+    return ["train_shakespeare_char_cpu", *(f"--{k}={v}" for k, v in settings.items())]
+
+
+def losses(out):
+    "iteration -> logged training loss, from the run's log.jsonl (JSON floats round-trip exactly)."
+    rows = [json.loads(l) for l in open(Path(out) / "log.jsonl")]
+    return {r["iter"]: r["loss"] for r in rows if "loss" in r}
+
+
+def weights(out, name="ckpt.pt"):
+    return load_checkpoint(Path(out) / name)["model"]
+
+
+def test_exact_resume_with_dropout(tmp_path, data_dir):
+    run_cli("nanogpt-train", *tiny(tmp_path / "full", data_dir, max_iters=16, dropout=0.1, eval_interval=8,
+                                   always_save_checkpoint=True), cwd=tmp_path, check=0)
+    run_cli("nanogpt-train", *tiny(tmp_path / "split", data_dir, max_iters=8, dropout=0.1, eval_interval=8,
+                                   always_save_checkpoint=True), cwd=tmp_path, check=0)
+    proc = run_cli("nanogpt-train", *tiny(tmp_path / "split", data_dir, max_iters=16, dropout=0.1, eval_interval=8,
+                                          always_save_checkpoint=True, init_from="resume"), cwd=tmp_path, check=0)
+    assert "from resume at iteration 8" in proc.stdout
+    full, split = losses(tmp_path / "full"), losses(tmp_path / "split")
+    assert sorted(split) == list(range(16))
+    assert split == full  # bit-identical at every iteration, before and after the restart
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ddp_two_ranks_equals_accumulation(tmp_path, data_dir):
+    common = dict(max_iters=1, eval_interval=1, always_save_checkpoint=True, gradient_accumulation_steps=2, device="cpu")
+    run_cli("nanogpt-train", *tiny(tmp_path / "single", data_dir, **common), cwd=tmp_path, check=0)
+    proc = run_cli("torchrun", "--standalone", "--nproc_per_node=2", "-m", "nanogpt.train",
+                   *tiny(tmp_path / "ddp", data_dir, backend="gloo", **common), cwd=tmp_path, check=0)
+    assert proc.stdout.count("iter 0: loss") == 1  # only rank 0 logs
+    assert "2 process(es) x 1 micro-steps" in proc.stdout
+    l1, l2 = losses(tmp_path / "single")[0], losses(tmp_path / "ddp")[0]
+    assert abs(l1 - l2) <= 1e-5, (l1, l2)
+    w1, w2 = weights(tmp_path / "single"), weights(tmp_path / "ddp")
+    assert max((w1[k] - w2[k]).abs().max().item() for k in w1) <= 1e-5
+
+
+def test_ddp_accumulation_must_divide(tmp_path, data_dir):
+    proc = run_cli("torchrun", "--standalone", "--nproc_per_node=2", "-m", "nanogpt.train",
+                   *tiny(tmp_path / "o", data_dir, backend="gloo", device="cpu", gradient_accumulation_steps=3, max_iters=1),
+                   cwd=tmp_path)
+    assert proc.returncode != 0 and "gradient_accumulation_steps=3 must be divisible by the 2 processes" in proc.stderr
+
+
+def test_ctrl_c_saves_and_resumes_exactly(tmp_path, data_dir):
+    out = tmp_path / "run"
+    args = tiny(out, data_dir, dropout=0.1, max_iters=100000)
+    p = subprocess.Popen([str(BIN / "nanogpt-train"), *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((out / "log.jsonl").exists() and len(losses(out)) >= 10):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == 0, stderr
+    assert "interrupted at iteration" in stdout and "Traceback" not in stderr
+    n = max(losses(out)) + 1  # the iteration it stopped before
+    state = load_checkpoint(out / "state.pt")
+    assert state["iter_num"] == n and state["weights"] == "last.pt"  # always_save_checkpoint=False: ckpt.pt is kept for the best
+    assert "optimizer" not in load_checkpoint(out / "last.pt")
+    run_cli("nanogpt-train", *tiny(out, data_dir, dropout=0.1, max_iters=n + 5, init_from="resume"), cwd=tmp_path, check=0)
+    run_cli("nanogpt-train", *tiny(tmp_path / "ref", data_dir, dropout=0.1, max_iters=n + 5), cwd=tmp_path, check=0)
+    ref, got = losses(tmp_path / "ref"), losses(out)
+    assert [got[i] for i in range(n, n + 5)] == [ref[i] for i in range(n, n + 5)]
+
+
+def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    atomic_save({"w": torch.ones(3)}, path)
+
+    def dying_save(obj, f, *a, **k):
+        f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(OSError):
+        atomic_save({"w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.equal(load_checkpoint(path)["w"], torch.ones(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]  # no temp file left behind
+
+
+def test_nan_stops_without_touching_the_checkpoint(tmp_path, data_dir):
+    out = tmp_path / "run"
+    run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=4, eval_interval=4, always_save_checkpoint=True), cwd=tmp_path, check=0)
+    before = {p: (out / p).read_bytes() for p in ("ckpt.pt", "state.pt")}
+    proc = run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=40, eval_interval=2, always_save_checkpoint=True,
+                                          init_from="resume", learning_rate=1e30, grad_clip=0.0), cwd=tmp_path)
+    one_line_error(proc, "diverged", "nothing was saved")
+    assert {p: (out / p).read_bytes() for p in before} == before
+
+
+def test_finetune_from_local_hf_gpt2_and_eval_only(tmp_path, shakespeare_input):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    hf_dir = tmp_path / "tiny-gpt2"
+    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=128)).save_pretrained(hf_dir)
+    data = tmp_path / "data"
+    prepare("shakespeare", data, input=shakespeare_input)
+    args = dict(dataset="shakespeare", init_from=hf_dir, block_size=64, max_iters=4, eval_interval=2,
+                always_save_checkpoint=True, learning_rate=1e-3, decay_lr=False)
+    proc = run_cli("nanogpt-train", *tiny(tmp_path / "ft", data, **args), cwd=tmp_path, check=0)
+    assert f"from {hf_dir} at iteration 0" in proc.stdout
+    ck = load_checkpoint(tmp_path / "ft" / "ckpt.pt")
+    assert ck["model_args"]["block_size"] == 64 and ck["model_args"]["n_embd"] == 32 and ck["meta"]["tokenizer"] == "gpt2"
+    assert ck["model"]["transformer.wpe.weight"].shape == (64, 32)  # cropped from 128
+    # eval_only: evaluates the pretrained model, writes nothing; python -m works as well as the console script
+    proc = subprocess.run([sys.executable, "-m", "nanogpt.train", *tiny(tmp_path / "ev", data, dataset="shakespeare",
+                          init_from=hf_dir, eval_only=True)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "eval 0: train loss" in proc.stdout and not (tmp_path / "ev").exists()
+    # a char-level dataset cannot finetune a BPE model
+    one_line_error(run_cli("nanogpt-train", *tiny(tmp_path / "x", data, dataset="shakespeare_char", init_from=hf_dir),
+                           cwd=tmp_path, env={"NANOGPT_SHAKESPEARE": str(shakespeare_input)}), "BPE")
+
+
+def test_wandb_offline(tmp_path, data_dir):
+    pytest.importorskip("wandb")
+    out = tmp_path / "run"
+    run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=3, eval_interval=3, wandb_log=True, wandb_run_name="t"),
+            cwd=tmp_path, env={"WANDB_MODE": "offline", "WANDB_SILENT": "true"}, check=0)
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_compile_keeps_state_dict_keys_clean(tmp_path, data_dir):
+    out = tmp_path / "run"
+    run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=2, eval_interval=2, compile=True, always_save_checkpoint=True),
+            cwd=tmp_path, check=0, timeout=900)
+    keys = list(weights(out))
+    assert keys and not any("_orig_mod" in k or k.startswith("module.") for k in keys)
+
+
+def test_config_errors(tmp_path, data_dir):
+    run = lambda *a: run_cli("nanogpt-train", *a, cwd=tmp_path)
+    one_line_error(run("--learning_rat=1e-4"), "unknown config key 'learning_rat'", "learning_rate")
+    one_line_error(run("--batch_size=twelve"), "batch_size='twelve'", "expected int")
+    one_line_error(run("--max_iters=2.5"), "max_iters=2.5", "expected int")
+    one_line_error(run("no_such_config"), "'no_such_config' not found", "train_shakespeare_char_cpu", "finetune_shakespeare")
+    bad = tmp_path / "bad.py"
+    bad.write_text("batchsize = 3\n")
+    one_line_error(run(str(bad)), "bad.py", "'batchsize'", "batch_size")
+    one_line_error(run("--eval_only"), "--key=value")
+    one_line_error(run("--dtype=float16", "--device=cpu"), "float16 needs a GPU")
+    one_line_error(run("--device=cuda"), "CUDA is not available")
+    one_line_error(run(*tiny(tmp_path / "o", data_dir, dataset="owt_nope")), "nanogpt-prepare owt_nope")
+    help_text = run("--help")
+    assert help_text.returncode == 0 and "--gradient_accumulation_steps=40" in help_text.stdout
+
+
+def test_missing_shakespeare_is_prepared_and_out_dir_is_not_clobbered(tmp_path, shakespeare_input):
+    data = tmp_path / "fresh-data"
+    env = {"NANOGPT_SHAKESPEARE": str(shakespeare_input)}
+    proc = run_cli("nanogpt-train", *tiny(tmp_path / "run", data, max_iters=2, eval_interval=2, always_save_checkpoint=True),
+                   cwd=tmp_path, env=env, check=0)
+    assert "preparing it now" in proc.stdout and (data / "shakespeare_char" / "meta.json").exists()
+    proc = run_cli("nanogpt-train", *tiny(tmp_path / "run", data, max_iters=2), cwd=tmp_path, env=env)
+    one_line_error(proc, "already holds a checkpoint", "--init_from=resume")
+    one_line_error(run_cli("nanogpt-train", *tiny(tmp_path / "empty", data, init_from="resume"), cwd=tmp_path, env=env),
+                   "no checkpoint")
