@@ -136,6 +136,10 @@ class CharTokenizer:
     def decode(self, ids) -> str:
         return "".join(self.itos[int(i)] for i in ids)
 
+    def token_bytes(self, i: int) -> bytes:
+        "The UTF-8 bytes of token `i` (for decoding a stream token by token)."
+        return self.itos[i].encode() if 0 <= i < self.vocab_size else "\ufffd".encode()
+
     def meta(self) -> dict:
         return {"tokenizer": self.kind, "vocab_size": self.vocab_size, "itos": self.itos}
 
@@ -169,6 +173,13 @@ class BPETokenizer:
 
     def decode(self, ids) -> str:
         return self.enc.decode([int(i) for i in ids])
+
+    def token_bytes(self, i: int) -> bytes:
+        "The bytes of token `i`: a piece of UTF-8 that may end in the middle of a character."
+        try:
+            return self.enc.decode_single_token_bytes(i)
+        except KeyError:  # ids of a padded vocabulary (50257..50303) that no text maps to
+            return "\ufffd".encode()
 
     def meta(self) -> dict:
         return {"tokenizer": self.kind, "vocab_size": self.vocab_size}
