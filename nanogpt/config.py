@@ -132,6 +132,8 @@ def parse_config(cls, argv: list[str]):
             print(config_help(cls)); sys.exit(0)
         if arg.startswith("--"):
             key, eq, raw = arg[2:].partition("=")
+            if not eq and key in {f.name for f in fields(cls)} and bool in _allowed_types(cls, key):
+                eq, raw = "=", "True"  # a bare boolean flag: --eval_only means --eval_only=True
             if not eq:
                 raise NanoGPTError(f"{arg}: write settings as --key=value, e.g. --{key.replace('-', '_')}=...")
             try:

@@ -417,3 +417,8 @@ def prepare_cli(argv=None):
     p.add_argument("--text_column", default="text", help="column holding the documents' text (default: text)")
     a = p.parse_args(argv)
     cli_main(lambda: prepare(a.name, a.data_dir, a.input, a.num_proc, a.text_column))
+
+# %% ../nbs/00_data.ipynb #3901b99f
+#| eval: false
+if __name__ == "__main__":  # python -m nanogpt.data NAME ...
+    prepare_cli()

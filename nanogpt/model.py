@@ -48,7 +48,10 @@ class CausalSelfAttention(nn.Module):
         Tk = k.size(2)
         mask = self.mask[Tk - T:Tk, :Tk]  # query rows are the last T of the Tk positions
         p = self.dropout if self.training else 0.0
-        if self.flash:
+        # PyTorch's fused CPU kernel is slow to backpropagate in bf16 (the bench chapter measures ~3x its fp32
+        # backward), while the explicit path's matmuls run at bf16 speed: train that case the explicit way.
+        slow_backward = q.device.type == "cpu" and q.dtype == torch.bfloat16 and torch.is_grad_enabled()
+        if self.flash and not slow_backward:
             if T == Tk:  # no cache, or its first fill: the ordinary causal triangle
                 y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
             else:  # new positions after cached ones (one new query sees everything: no mask needed)

@@ -56,13 +56,14 @@ class Playground(W.VBox):
             options.insert(0, ("the given model", "__given__"))
         elif source is not None and str(source) not in dict(options).values():
             options.insert(0, (str(source), str(source)))
-        self.picker = W.Dropdown(options=options, value=None, description="model", layout=W.Layout(width="100%"))
-        self.prompt = W.Textarea(value="", placeholder="Type a prompt...", layout=W.Layout(width="100%", height="5em"))
-        self.temperature = W.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature")
-        self.top_k = W.IntSlider(value=200, min=0, max=500, description="top_k (0 off)")
-        self.top_p = W.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top_p (1 off)")
-        self.max_new_tokens = W.IntSlider(value=300, min=1, max=2000, description="new tokens")
-        self.seed = W.IntText(value=1337, description="seed")
+        label = {"style": {"description_width": "95px"}}
+        self.picker = W.Dropdown(options=options, value=None, description="model", layout=W.Layout(width="98%"), **label)
+        self.prompt = W.Textarea(value="", placeholder="Type a prompt...", layout=W.Layout(width="98%", height="5em"))
+        self.temperature = W.FloatSlider(value=0.8, min=0.0, max=2.0, step=0.05, description="temperature", **label)
+        self.top_k = W.IntSlider(value=200, min=0, max=500, description="top_k (0 off)", **label)
+        self.top_p = W.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top_p (1 off)", **label)
+        self.max_new_tokens = W.IntSlider(value=300, min=1, max=2000, description="new tokens", **label)
+        self.seed = W.IntText(value=1337, description="seed", **label)
         self.generate_button = W.Button(description="Generate", button_style="primary", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.next_button = W.Button(description="next token?", tooltip="chart the next-token distribution of the prompt")
@@ -105,8 +106,10 @@ class Playground(W.VBox):
 
     def load(self, choice):
         "Load the picked model; problems go to the status line."
-        if choice in (None, "__given__") or self.busy:
+        if choice in (None, "__given__"):
             return
+        if self.busy:
+            return self._say("stop the generation before switching models", "error")
         self._say(f"loading {choice}...", "info")
         try:
             if choice in GPT2_SIZES:
@@ -128,8 +131,8 @@ class Playground(W.VBox):
         self._say(html.escape(text), "error")
 
     def _show_text(self, text: str):
-        self.output.value = ('<pre class="pg-text" style="white-space:pre-wrap;min-height:6em;border:1px solid #ddd;'
-                             f'padding:6px;margin:0">{html.escape(text)}</pre>')
+        self.output.value = ('<pre class="pg-text" style="white-space:pre-wrap;line-height:1.35;min-height:6em;'
+                             f'border:1px solid #ddd;padding:6px;margin:0">{html.escape(text)}</pre>')
 
     def _show_probs(self, probs, k: int = 10):
         if probs is None:
@@ -171,18 +174,23 @@ class Playground(W.VBox):
         except Exception as e:
             return self._error(e)
         self._stop.clear()
-        self.generate_button.disabled, self.stop_button.disabled = True, False
+        self._controls_busy(True)
         self._say("generating...", "info")
-        self._thread = threading.Thread(target=self._generate, args=(x, n, settings, self.seed.value), daemon=True)
+        args = (self.prompt.value, x, n, settings, self.seed.value)  # read now: the prompt box may change meanwhile
+        self._thread = threading.Thread(target=self._generate, args=args, daemon=True)
         self._thread.start()
 
-    def _generate(self, x, n, settings, seed):
+    def _controls_busy(self, busy: bool):
+        self.generate_button.disabled = self.picker.disabled = self.next_button.disabled = busy
+        self.stop_button.disabled = not busy
+
+    def _generate(self, prompt, x, n, settings, seed):
         t0 = time.perf_counter()
         first = None
         count, probs = 0, None
         try:
             stream = TextStream(self.tokenizer)
-            text = self.prompt.value
+            text = prompt
             generator = torch.Generator(device=self.device).manual_seed(seed)
             last = 0.0
             for token, probs in generate_stream(self.model, x, n, generator=generator, **settings):
@@ -205,7 +213,7 @@ class Playground(W.VBox):
         except Exception as e:
             self._error(e)
         finally:
-            self.generate_button.disabled, self.stop_button.disabled = False, True
+            self._controls_busy(False)
 
     def on_stop(self, _=None):
         "Ask the generation thread to stop before its next token (the Stop button)."

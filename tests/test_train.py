@@ -171,7 +171,7 @@ def test_config_errors(tmp_path, data_dir):
     bad = tmp_path / "bad.py"
     bad.write_text("batchsize = 3\n")
     one_line_error(run(str(bad)), "bad.py", "'batchsize'", "batch_size")
-    one_line_error(run("--eval_only"), "--key=value")
+    one_line_error(run("--batch_size"), "--key=value")
     one_line_error(run("--dtype=float16", "--device=cpu"), "float16 needs a GPU")
     one_line_error(run("--device=cuda"), "CUDA is not available")
     one_line_error(run(*tiny(tmp_path / "o", data_dir, dataset="owt_nope")), "nanogpt-prepare owt_nope")
