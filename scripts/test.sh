@@ -62,7 +62,7 @@ step "2/3 nbdev_test: every notebook, top to bottom"
 n_nbs=$(ls nbs/*.ipynb 2>/dev/null | wc -l)
 [ "$n_nbs" -gt 0 ] || { echo "FAIL: no notebooks in nbs/" >&2; exit 1; }
 log=$(mktemp)
-nbdev_test --path nbs --timing --do_print 2>&1 | tee "$log"
+nbdev_test --path nbs --n_workers 0 --timing --do_print 2>&1 | tee "$log"
 tested=$(grep -c '^- Completed ' "$log" || true)
 rm -f "$log"
 if [ "$tested" -ne "$n_nbs" ]; then
