@@ -2,7 +2,7 @@
 # The project's test command (README: "Running the tests"). Runs, in order, and stops at the first failure:
 #   1. the sync gate: nbdev_clean and nbdev_export change nothing, README.md matches nbs/index.ipynb,
 #      and every module in nanogpt/ is exported by some notebook;
-#   2. nbdev_test over every notebook in nbs/ (cells flagged slow/gpu are skipped);
+#   2. nbdev_test over every notebook in nbs/, one at a time: each uses both cores (slow/gpu cells are skipped);
 #   3. pytest over tests/.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -k prepare -x`).
 set -euo pipefail
