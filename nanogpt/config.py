@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import os
 import sys
 import types
 import typing
@@ -176,6 +177,12 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> str:
         raise NanoGPTError(f"device={name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from e
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NanoGPTError(f"device={name!r} but CUDA is not available here; use --device=cpu")
+    if dev.type == "cuda" and dev.index is not None:
+        if "RANK" in os.environ:
+            raise NanoGPTError(f"device={name!r} under torchrun would put every process on one GPU; "
+                               "use --device=cuda (each process takes its LOCAL_RANK GPU)")
+        if dev.index >= torch.cuda.device_count():
+            raise NanoGPTError(f"device={name!r} but this machine has {torch.cuda.device_count()} GPU(s), cuda:0...")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise NanoGPTError(f"device={name!r} but MPS is not available here; use --device=cpu")
     if dev.type == "cuda" and dev.index is None:

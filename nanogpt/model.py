@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -191,10 +192,11 @@ def configure_optimizer(model: nn.Module, weight_decay: float, learning_rate: fl
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
 
 # %% ../nbs/01_model.ipynb #afe3bf75
-GPU_PEAK_FLOPS = {  # dense tensor-core peak for bf16/fp16, FLOP/s, from the vendors' data sheets
-    "H200": 989e12, "H100 PCIe": 756e12, "H100": 989e12, "A100": 312e12, "A10G": 125e12, "L4": 121e12,
-    "V100": 125e12, "RTX 4090": 165e12, "RTX 3090": 71e12,
-}
+GPU_PEAK_FLOPS = {  # device-name pattern: dense tensor-core peak for bf16/fp16 in FLOP/s (vendor data sheets)
+    r"\bH200\b": 989e12, r"\bH100\b.*\bNVL\b": 835e12, r"\bH100\b.*\bPCIe\b": 756e12, r"\bH100\b": 989e12,
+    r"\bA100\b": 312e12, r"\bL40S\b": 362e12, r"\bL40\b": 181e12, r"\bL4\b": 121e12, r"\bV100\b": 125e12,
+    r"\bRTX 4090\b": 165e12, r"\bRTX 3090\b": 71e12,
+}  # first match wins: the more specific patterns come first
 
 
 def flops_per_token(model: GPT) -> float:
@@ -221,8 +223,8 @@ def peak_flops(device: str = "cpu", dtype: torch.dtype = torch.float32) -> float
     dev = torch.device(device)
     if dev.type == "cuda" and dtype in (torch.bfloat16, torch.float16):
         name = torch.cuda.get_device_name(dev)
-        for key, flops in GPU_PEAK_FLOPS.items():
-            if key in name:
+        for pattern, flops in GPU_PEAK_FLOPS.items():
+            if re.search(pattern, name):
                 return flops
     return measure_matmul_flops(str(dev), dtype)
 
@@ -231,7 +233,7 @@ def estimate_mfu(model: GPT, tokens_per_second: float, peak: float) -> float:
     "Model FLOPs utilisation: achieved training FLOP/s over `peak` (see `peak_flops`)."
     return flops_per_token(model) * tokens_per_second / peak
 
-# %% ../nbs/01_model.ipynb #5271e1d6
+# %% ../nbs/01_model.ipynb #a980ea07
 _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 HUB_NAMES = {name: f"openai-community/{name}" for name in GPT2_SIZES}
 
@@ -284,7 +286,7 @@ def from_pretrained(name_or_path: str, **overrides) -> GPT:
             ours[k].copy_(v.t() if k.endswith(_CONV1D) else v)
     return model
 
-# %% ../nbs/01_model.ipynb #a1c4a9ec
+# %% ../nbs/01_model.ipynb #7f0ce006
 def export_hf(model: GPT, path) -> Path:
     "Save `model` as a Hugging Face GPT-2 directory (config.json + model.safetensors)."
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -304,7 +306,7 @@ def export_hf(model: GPT, path) -> Path:
     hf.save_pretrained(path)
     return Path(path)
 
-# %% ../nbs/01_model.ipynb #74f8525f
+# %% ../nbs/01_model.ipynb #ee8d262a
 def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, max_new_tokens: int = 0):
     "Raise `NanoGPTError` (a `ValueError`) naming any argument outside its valid range."
     if temperature is None or not temperature >= 0:
@@ -336,7 +338,7 @@ def sample_logits(logits, temperature: float = 1.0, top_k: int | None = None, to
     probs = F.softmax(logits, dim=-1)
     return torch.multinomial(probs, 1, generator=generator), probs
 
-# %% ../nbs/01_model.ipynb #d9e39720
+# %% ../nbs/01_model.ipynb #9eaef414
 class KVCache:
     "Keys and values one attention layer has computed so far, preallocated for `block_size` positions."
 
@@ -360,7 +362,7 @@ class KVCache:
 def new_cache(model: GPT) -> list[KVCache]:
     return [KVCache(model.config.block_size) for _ in range(model.config.n_layer)]
 
-# %% ../nbs/01_model.ipynb #9eaef414
+# %% ../nbs/01_model.ipynb #ce880436
 def context_window(n: int, block_size: int) -> int:
     "How many of the last `n` tokens the model sees when it predicts token `n` (see the chapter)."
     if n <= block_size:
@@ -368,7 +370,7 @@ def context_window(n: int, block_size: int) -> int:
     keep = max(1, block_size // 2)
     return keep + (n - block_size - 1) % (block_size - keep + 1)
 
-# %% ../nbs/01_model.ipynb #1b21d722
+# %% ../nbs/01_model.ipynb #7284448c
 @torch.no_grad()
 def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                     top_p: float | None = None, generator: torch.Generator | None = None, use_cache: bool = True):

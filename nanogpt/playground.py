@@ -18,7 +18,7 @@ from .config import resolve_device, resolve_dtype
 from .data import BPETokenizer, NanoGPTError
 from .model import GPT, GPT2_SIZES, generate_stream, sample_logits
 from .sample import TextStream, encode_prompt, load_for_sampling
-from .train import CKPT, LAST
+from .train import CKPT
 
 # %% auto #0
 __all__ = ['MAIN_JOB', 'find_runs', 'Playground', 'app']
@@ -28,12 +28,11 @@ MAIN_JOB = "nanogpt-prepare shakespeare_char && nanogpt-train train_shakespeare_
 
 
 def find_runs(*roots) -> list[Path]:
-    "Run directories (holding ckpt.pt or last.pt) among `roots` and their subfolders, two levels deep."
+    "Run directories (holding a ckpt.pt) among `roots` and their subfolders, two levels deep."
     found = set()
     for root in map(Path, roots):
         for pattern in ("", "*/", "*/*/"):
-            for name in (CKPT, LAST):
-                found.update(p.parent.resolve() for p in root.glob(pattern + name))
+            found.update(p.parent.resolve() for p in root.glob(pattern + CKPT))
     return sorted(found)
 
 # %% ../nbs/05_playground.ipynb #2ae09681
@@ -242,6 +241,5 @@ class Playground(W.VBox):
 def app(roots=None) -> Playground:
     "The playground over the runs found in `roots` (default: $NANOGPT_RUNS, else . and ..), newest first."
     roots = roots or (os.environ["NANOGPT_RUNS"].split(os.pathsep) if os.environ.get("NANOGPT_RUNS") else [".", ".."])
-    runs = sorted(find_runs(*roots), key=lambda r: max((r / n).stat().st_mtime for n in (CKPT, LAST) if (r / n).exists()),
-                  reverse=True)
+    runs = sorted(find_runs(*roots), key=lambda r: (r / CKPT).stat().st_mtime, reverse=True)
     return Playground(runs[0] if runs else None, runs=runs)

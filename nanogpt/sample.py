@@ -15,7 +15,7 @@ import torch
 from .config import parse_config, resolve_device, resolve_dtype
 from .data import BPETokenizer, NanoGPTError, cli_main, tokenizer_from_meta
 from .model import GPT2_SIZES, check_sampling, from_pretrained, generate_stream, sample_logits
-from .train import CKPT, LAST, load_model
+from .train import load_model
 
 # %% auto #0
 __all__ = ['TextStream', 'load_for_sampling', 'encode_prompt', 'SampleConfig', 'sample', 'main']
@@ -38,11 +38,7 @@ class TextStream:
 def load_for_sampling(init_from: str = "resume", out_dir="out", device="cpu", dtype=torch.float32):
     "(model, tokenizer) from a run dir (`init_from='resume'`), a GPT-2 name or a local HF GPT-2 directory."
     if init_from == "resume":
-        out = Path(out_dir)
-        weights = CKPT if (out / CKPT).is_file() or not (out / LAST).is_file() else LAST
-        if weights == LAST:
-            print(f"note: {out} has no {CKPT} yet; using the interrupted run's {LAST}", file=sys.stderr)
-        model, meta = load_model(out, device, weights)
+        model, meta = load_model(out_dir, device)
         tokenizer = tokenizer_from_meta(meta)
     else:
         model, tokenizer = from_pretrained(init_from).to(device), BPETokenizer()
@@ -56,7 +52,10 @@ def encode_prompt(start: str, tokenizer) -> list[int]:
         path = Path(start[5:]).expanduser()
         if not path.is_file():
             raise NanoGPTError(f"prompt file {path} does not exist (from --start={start}); give an existing file after FILE:")
-        start = path.read_text(encoding="utf-8")
+        try:
+            start = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise NanoGPTError(f"prompt file {path} is not UTF-8 text ({e.reason} at byte {e.start}); convert it first") from e
     if not start:
         if tokenizer.eot is None:
             raise NanoGPTError("the prompt is empty and a character model has no end-of-text token to start from; "

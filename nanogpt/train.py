@@ -24,8 +24,8 @@ from .data import NanoGPTError, cli_main, get_batch, load_meta, prepare
 from .model import GPT, GPTConfig, configure_optimizer, estimate_mfu, from_pretrained, peak_flops
 
 # %% auto #0
-__all__ = ['CKPT', 'LAST', 'STATE', 'LOG', 'lr_at', 'atomic_save', 'clean_state_dict', 'load_checkpoint', 'load_model',
-           'dataset_dir', 'estimate_loss', 'StopFlag', 'threading_is_main', 'check_train_config', 'train', 'main']
+__all__ = ['CKPT', 'STATE', 'LOG', 'lr_at', 'atomic_save', 'clean_state_dict', 'load_checkpoint', 'load_model', 'dataset_dir',
+           'estimate_loss', 'StopFlag', 'threading_is_main', 'check_train_config', 'train', 'main']
 
 # %% ../nbs/03_train.ipynb #eb5531c9
 def lr_at(it: int, cfg: TrainConfig) -> float:
@@ -40,7 +40,7 @@ def lr_at(it: int, cfg: TrainConfig) -> float:
     return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (cfg.learning_rate - cfg.min_lr)
 
 # %% ../nbs/03_train.ipynb #bee04370
-CKPT, LAST, STATE, LOG = "ckpt.pt", "last.pt", "state.pt", "log.jsonl"
+CKPT, STATE, LOG = "ckpt.pt", "state.pt", "log.jsonl"
 
 
 def atomic_save(obj, path) -> Path:
@@ -71,6 +71,9 @@ def load_checkpoint(path, device="cpu") -> dict:
     "A checkpoint file, loaded safely (`weights_only=True`); a clear error when it is missing or unreadable."
     path = Path(path)
     if not path.is_file():
+        if path.name == CKPT and (path.parent / STATE).is_file():
+            raise NanoGPTError(f"no {path} yet: the run in {path.parent} was interrupted before its first evaluation "
+                               "save; continue it with nanogpt-train ... --init_from=resume")
         there = ", ".join(sorted(p.name for p in path.parent.iterdir())) if path.parent.is_dir() else "the folder does not exist"
         raise NanoGPTError(f"no checkpoint {path} (found: {there or 'nothing'}); train one first, e.g. "
                            "nanogpt-train train_shakespeare_char_cpu")
@@ -80,9 +83,9 @@ def load_checkpoint(path, device="cpu") -> dict:
         raise NanoGPTError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from e
 
 
-def load_model(out_dir, device="cpu", weights: str = CKPT) -> tuple[GPT, dict]:
-    "The model saved in run directory `out_dir` and its tokenizer meta; the optimizer state is never read."
-    ckpt = load_checkpoint(Path(out_dir) / weights, device)
+def load_model(out_dir, device="cpu") -> tuple[GPT, dict]:
+    "The model saved in run directory `out_dir` (its ckpt.pt) and its tokenizer meta; the optimizer state is never read."
+    ckpt = load_checkpoint(Path(out_dir) / CKPT, device)
     model = GPT(GPTConfig(**ckpt["model_args"]))
     model.load_state_dict(clean_state_dict(ckpt["model"]))
     return model.to(device), ckpt["meta"]
@@ -126,9 +129,22 @@ class StopFlag(contextlib.AbstractContextManager):
     "Within `with StopFlag() as stop:`, Ctrl-C / SIGTERM set `stop.requested`; a second one raises KeyboardInterrupt."
 
     def __init__(self):
-        self.requested, self._old = False, {}
+        self.requested, self.saving, self._old = False, False, {}
+
+    @contextlib.contextmanager
+    def shield(self):
+        "While saving, further signals wait: an interrupted save is the one thing we must not have."
+        self.saving = True
+        try:
+            yield
+        finally:
+            self.saving = False
 
     def _handle(self, signum, frame):
+        if self.saving:
+            print("\nsaving a checkpoint: one moment", flush=True)
+            self.requested = True
+            return
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
@@ -153,16 +169,12 @@ def threading_is_main() -> bool:
 def _build_model(cfg: TrainConfig, meta: dict, out: Path, device: str):
     "The model, its args, and (when resuming) the saved training state."
     if cfg.init_from == "resume":
-        state = load_checkpoint(out / STATE, device)
-        ckpt = load_checkpoint(out / state["weights"], device)
-        if ckpt["iter_num"] != state["iter_num"]:
-            raise NanoGPTError(f"{out}: {state['weights']} (iteration {ckpt['iter_num']}) and {STATE} (iteration "
-                               f"{state['iter_num']}) do not belong together; the last save was cut short")
-        if ckpt["meta"].get("tokenizer") != meta.get("tokenizer") or ckpt["meta"].get("itos") != meta.get("itos"):
-            raise NanoGPTError(f"the checkpoint in {out} was trained with another tokenizer than dataset {cfg.dataset!r}")
-        args = {**ckpt["model_args"], "dropout": cfg.dropout}
+        state = load_checkpoint(out / STATE, device)  # self-sufficient: weights, optimizer, RNG, counters
+        if state["meta"].get("tokenizer") != meta.get("tokenizer") or state["meta"].get("itos") != meta.get("itos"):
+            raise NanoGPTError(f"the run in {out} was trained with another tokenizer than dataset {cfg.dataset!r}")
+        args = {**state["model_args"], "dropout": cfg.dropout}
         model = GPT(GPTConfig(**args))
-        model.load_state_dict(clean_state_dict(ckpt["model"]))
+        model.load_state_dict(clean_state_dict(state["model"]))
         return model, args, state
     if cfg.init_from == "scratch":
         vocab = 50304 if meta["tokenizer"] == "gpt2" else meta["vocab_size"]  # GPT-2's vocab padded to 64
@@ -178,12 +190,35 @@ def _build_model(cfg: TrainConfig, meta: dict, out: Path, device: str):
     return model, asdict(model.config), None
 
 
-def _save(out: Path, raw_model, args, meta, cfg, iter_num, val_loss, state: dict, weights: str):
-    atomic_save({"model": clean_state_dict(raw_model.state_dict()), "model_args": args, "meta": meta,
-                 "config": asdict(cfg), "iter_num": iter_num, "val_loss": val_loss}, out / weights)
-    atomic_save({**state, "iter_num": iter_num, "weights": weights}, out / STATE)
-    if weights == CKPT:
-        (out / LAST).unlink(missing_ok=True)  # superseded
+def _save(out: Path, raw_model, args, meta, cfg, iter_num, resume: dict, val_loss: float | None = None):
+    "Write the resume point (state.pt) and, when `val_loss` is given, the model to use (ckpt.pt), in that order."
+    model = {"model": clean_state_dict(raw_model.state_dict()), "model_args": args, "meta": meta, "config": asdict(cfg),
+             "iter_num": iter_num}
+    atomic_save({**model, **resume}, out / STATE)
+    if val_loss is not None:
+        atomic_save({**model, "val_loss": val_loss}, out / CKPT)
+
+
+def _agree(ddp: bool, master: bool, check):
+    "Run `check()` on rank 0 and raise its NanoGPTError on every rank, so no rank is left waiting in a collective."
+    message = None
+    if master:
+        try:
+            check()
+        except NanoGPTError as e:
+            message = str(e)
+    if ddp:
+        box = [message]
+        dist.broadcast_object_list(box, src=0)
+        message = box[0]
+    if message:
+        raise NanoGPTError(message)
+
+
+def _fresh_out_dir(out: Path):
+    if (out / CKPT).exists() or (out / STATE).exists():
+        raise NanoGPTError(f"{out} already holds a run; continue it with --init_from=resume, "
+                           "or choose another --out_dir (or remove that folder)")
 
 
 def check_train_config(cfg: TrainConfig):
@@ -192,9 +227,9 @@ def check_train_config(cfg: TrainConfig):
                 "n_layer", "n_head", "n_embd"):
         if getattr(cfg, key) < 1:
             raise NanoGPTError(f"{key}={getattr(cfg, key)}: must be at least 1")
-    if cfg.max_iters < 0 or not 0 <= cfg.dropout < 1 or cfg.learning_rate <= 0:
-        raise NanoGPTError(f"need max_iters >= 0, 0 <= dropout < 1 and learning_rate > 0 "
-                           f"(got {cfg.max_iters}, {cfg.dropout}, {cfg.learning_rate})")
+    if cfg.max_iters < 0 or not 0 <= cfg.dropout < 1 or cfg.learning_rate <= 0 or cfg.seed < 0:
+        raise NanoGPTError(f"need max_iters >= 0, 0 <= dropout < 1, learning_rate > 0 and seed >= 0 "
+                           f"(got {cfg.max_iters}, {cfg.dropout}, {cfg.learning_rate}, {cfg.seed})")
 
 # %% ../nbs/03_train.ipynb #18c7fde9
 def train(cfg: TrainConfig) -> dict:
@@ -230,9 +265,8 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
     out = Path(cfg.out_dir)
     data = dataset_dir(cfg, local_rank == 0, ddp)
     meta = load_meta(data)
-    if master and not cfg.eval_only and cfg.init_from != "resume" and (out / CKPT).exists():
-        raise NanoGPTError(f"{out} already holds a checkpoint; continue it with --init_from=resume, "
-                           "or choose another --out_dir (or remove that folder)")
+    if not cfg.eval_only and cfg.init_from != "resume":
+        _agree(ddp, master, lambda: _fresh_out_dir(out))  # never overwrite a run by starting another in its place
     model, args, state = _build_model(cfg, meta, out, device)
     block = model.config.block_size
     if cfg.block_size > block or meta["vocab_size"] > model.config.vocab_size:
@@ -241,16 +275,17 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
     model.to(device)
     scaler = torch.amp.GradScaler(kind, enabled=dtype == torch.float16)
     optimizer = configure_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), kind)
-    iter_num, best_val, clips, eval_done = 0, float("inf"), 0, None
+    iter_num, best_val, clips, eval_done, saved_iter = 0, float("inf"), 0, None, None
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
+        if state["scaler"]:  # empty unless the run trained in fp16
+            scaler.load_state_dict(state["scaler"])
         iter_num, best_val, clips = state["iter_num"], state["best_val_loss"], state["clips"]
-        eval_done = state["eval_iter"]  # evaluated just before saving: no need to repeat it
+        eval_done, saved_iter = state["eval_iter"], iter_num  # eval_iter: evaluated just before saving
         if len(state["rng"]) == world:
             torch.set_rng_state(state["rng"][rank][0].cpu())
             if kind == "cuda" and state["rng"][rank][1] is not None:
-                torch.cuda.set_rng_state(state["rng"][rank][1].cpu())
+                torch.cuda.set_rng_state(state["rng"][rank][1].cpu(), device)
         else:
             log(f"note: saved with {len(state['rng'])} processes, resuming with {world}: dropout masks will differ")
     raw_model = model
@@ -259,6 +294,7 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
         model = torch.compile(model)
     if ddp:
         model = DDP(model, device_ids=[local_rank] if kind == "cuda" else None)
+    eval_model = model.module if ddp else model  # evaluation needs no gradient sync (and a rank may have no eval batch)
 
     tokens_per_iter = cfg.gradient_accumulation_steps * cfg.batch_size * block
     log(f"{raw_model.num_params() / 1e6:.2f}M parameters | {tokens_per_iter:,} tokens per iteration "
@@ -285,8 +321,17 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
         if wandb_run:
             wandb_run.log(entry, step=entry["iter"])
 
+    def save(eval_iter, val_loss=None):
+        "Every rank joins (the RNG gather, the barrier); rank 0 writes."
+        resume = resume_state(eval_iter)
+        if master:
+            with stop.shield():
+                _save(out, raw_model, args, meta, cfg, iter_num, resume, val_loss)
+        if ddp:
+            dist.barrier()
+
     def resume_state(eval_iter):
-        rng = [(torch.get_rng_state(), torch.cuda.get_rng_state() if kind == "cuda" else None)]
+        rng = [(torch.get_rng_state(), torch.cuda.get_rng_state(device) if kind == "cuda" else None)]
         if ddp:
             gathered = [None] * world
             dist.all_gather_object(gathered, rng[0])
@@ -299,8 +344,9 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
             t_last, iters_since = time.perf_counter(), 0
             while True:
                 # ---- evaluate, and checkpoint when val improves (or always) ----
-                if (iter_num % cfg.eval_interval == 0 or iter_num >= cfg.max_iters or cfg.eval_only) and eval_done != iter_num:
-                    losses = estimate_loss(model, data, cfg, block, device, autocast, rank, world)
+                due = iter_num % cfg.eval_interval == 0 or iter_num >= cfg.max_iters
+                if cfg.eval_only or (due and eval_done != iter_num):
+                    losses = estimate_loss(eval_model, data, cfg, block, device, autocast, rank, world)
                     log(f"eval {iter_num}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}")
                     if not all(map(math.isfinite, losses.values())):
                         raise NanoGPTError(f"eval loss is {losses} at iteration {iter_num}: training diverged; "
@@ -309,12 +355,11 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
                     record({"iter": iter_num, "train_loss": losses["train"], "val_loss": losses["val"]})
                     improved = losses["val"] < best_val
                     best_val = min(best_val, losses["val"])
-                    save = not cfg.eval_only and iter_num > 0 and (improved or cfg.always_save_checkpoint)
-                    st = resume_state(iter_num) if save else None  # every rank joins the RNG gather
-                    if save and master:
-                        _save(out, raw_model, args, meta, cfg, iter_num, losses["val"], st, CKPT)
-                        log(f"saved {out / CKPT} (iteration {iter_num}, val loss {losses['val']:.4f})")
                     eval_done = iter_num
+                    if not cfg.eval_only and iter_num > 0 and (improved or cfg.always_save_checkpoint):
+                        save(iter_num, losses["val"])
+                        saved_iter = iter_num
+                        log(f"saved {out / CKPT} (iteration {iter_num}, val loss {losses['val']:.4f})")
                     t_last, iters_since = time.perf_counter(), 0
                 if cfg.eval_only or iter_num >= cfg.max_iters:
                     history["stopped"] = "done"
@@ -328,12 +373,11 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
                 elif ddp:
                     requested = False
                 if requested:
-                    if iter_num > 0 and eval_done != iter_num:
-                        weights = CKPT if cfg.always_save_checkpoint else LAST  # never overwrite a best-val ckpt.pt
-                        st = resume_state(None)
-                        if master:
-                            _save(out, raw_model, args, meta, cfg, iter_num, None, st, weights)
-                    log(f"interrupted at iteration {iter_num}: resumable state saved in {out}; continue with --init_from=resume")
+                    if iter_num > 0 and saved_iter != iter_num:
+                        save(iter_num if eval_done == iter_num else None)  # state.pt only: ckpt.pt keeps its model
+                        saved_iter = iter_num
+                    log(f"interrupted at iteration {iter_num}: " + (f"{out / STATE} holds it; continue with --init_from=resume"
+                        if saved_iter == iter_num else "nothing trained yet, nothing saved"))
                     history["stopped"] = "interrupted"
                     break
                 # ---- one optimizer step over `accum` micro-batches ----

@@ -56,6 +56,8 @@ def test_sample_cli_bad_input(tmp_path, run_dir):
     (tmp_path / "empty-run" / "notes.txt").write_text("x")
     one_line_error(run_cli("nanogpt-sample", "--out_dir=empty-run", cwd=tmp_path), "no checkpoint", "notes.txt", "nanogpt-train")
     one_line_error(run_cli("nanogpt-sample", f"--out_dir={run_dir}", "--start=FILE:nope.txt", cwd=tmp_path), "nope.txt")
+    (tmp_path / "latin1.txt").write_bytes("Größe".encode("latin-1"))
+    one_line_error(run_cli("nanogpt-sample", f"--out_dir={run_dir}", "--start=FILE:latin1.txt", cwd=tmp_path), "not UTF-8")
     one_line_error(run_cli("nanogpt-sample", f"--out_dir={run_dir}", "--max_new_tokens=0", cwd=tmp_path), "max_new_tokens=0")
     one_line_error(run_cli("nanogpt-sample", f"--out_dir={run_dir}", "--dtype=float16", "--device=cpu", cwd=tmp_path),
                    "float16 needs a GPU")

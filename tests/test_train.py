@@ -56,7 +56,9 @@ def test_exact_resume_with_dropout(tmp_path, data_dir):
 
 
 def test_ddp_two_ranks_equals_accumulation(tmp_path, data_dir):
-    common = dict(max_iters=1, eval_interval=1, always_save_checkpoint=True, gradient_accumulation_steps=2, device="cpu")
+    # eval_iters=1 with 2 ranks: one rank has no eval batch and must not hang the other
+    common = dict(max_iters=1, eval_interval=1, always_save_checkpoint=True, gradient_accumulation_steps=2, device="cpu",
+                  eval_iters=1)
     run_cli("nanogpt-train", *tiny(tmp_path / "single", data_dir, **common), cwd=tmp_path, check=0)
     proc = run_cli("torchrun", "--standalone", "--nproc_per_node=2", "-m", "nanogpt.train",
                    *tiny(tmp_path / "ddp", data_dir, backend="gloo", **common), cwd=tmp_path, check=0)
@@ -88,8 +90,12 @@ def test_ctrl_c_saves_and_resumes_exactly(tmp_path, data_dir):
     assert "interrupted at iteration" in stdout and "Traceback" not in stderr
     n = max(losses(out)) + 1  # the iteration it stopped before
     state = load_checkpoint(out / "state.pt")
-    assert state["iter_num"] == n and state["weights"] == "last.pt"  # always_save_checkpoint=False: ckpt.pt is kept for the best
-    assert "optimizer" not in load_checkpoint(out / "last.pt")
+    assert state["iter_num"] == n and "optimizer" in state and "model" in state  # the resume point, self-sufficient
+    assert not (out / "ckpt.pt").exists()  # no evaluation has saved a model yet: nothing to sample from
+    one_line_error(run_cli("nanogpt-sample", f"--out_dir={out}", cwd=tmp_path), "interrupted before its first evaluation",
+                   "--init_from=resume")
+    one_line_error(run_cli("nanogpt-train", *tiny(out, data_dir, dropout=0.1, max_iters=n + 5), cwd=tmp_path),
+                   "already holds a run")  # starting afresh in its place would destroy it
     run_cli("nanogpt-train", *tiny(out, data_dir, dropout=0.1, max_iters=n + 5, init_from="resume"), cwd=tmp_path, check=0)
     run_cli("nanogpt-train", *tiny(tmp_path / "ref", data_dir, dropout=0.1, max_iters=n + 5), cwd=tmp_path, check=0)
     ref, got = losses(tmp_path / "ref"), losses(out)
@@ -135,6 +141,11 @@ def test_finetune_from_local_hf_gpt2_and_eval_only(tmp_path, shakespeare_input):
     ck = load_checkpoint(tmp_path / "ft" / "ckpt.pt")
     assert ck["model_args"]["block_size"] == 64 and ck["model_args"]["n_embd"] == 32 and ck["meta"]["tokenizer"] == "gpt2"
     assert ck["model"]["transformer.wpe.weight"].shape == (64, 32)  # cropped from 128
+    # resume + eval_only evaluates the saved run (and writes nothing new)
+    before = (tmp_path / "ft" / "state.pt").read_bytes()
+    proc = run_cli("nanogpt-train", *tiny(tmp_path / "ft", data, dataset="shakespeare", init_from="resume", eval_only=True),
+                   cwd=tmp_path, check=0)
+    assert "eval 4: train loss" in proc.stdout and (tmp_path / "ft" / "state.pt").read_bytes() == before
     # eval_only: evaluates the pretrained model, writes nothing; python -m works as well as the console script
     proc = subprocess.run([sys.executable, "-m", "nanogpt.train", *tiny(tmp_path / "ev", data, dataset="shakespeare",
                           init_from=hf_dir, eval_only=True)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -174,6 +185,7 @@ def test_config_errors(tmp_path, data_dir):
     one_line_error(run("--batch_size"), "--key=value")
     one_line_error(run("--dtype=float16", "--device=cpu"), "float16 needs a GPU")
     one_line_error(run("--device=cuda"), "CUDA is not available")
+    one_line_error(run(*tiny(tmp_path / "o", data_dir, seed=-1)), "seed >= 0")
     one_line_error(run(*tiny(tmp_path / "o", data_dir, dataset="owt_nope")), "nanogpt-prepare owt_nope")
     help_text = run("--help")
     assert help_text.returncode == 0 and "--gradient_accumulation_steps=40" in help_text.stdout
@@ -186,6 +198,6 @@ def test_missing_shakespeare_is_prepared_and_out_dir_is_not_clobbered(tmp_path, 
                    cwd=tmp_path, env=env, check=0)
     assert "preparing it now" in proc.stdout and (data / "shakespeare_char" / "meta.json").exists()
     proc = run_cli("nanogpt-train", *tiny(tmp_path / "run", data, max_iters=2), cwd=tmp_path, env=env)
-    one_line_error(proc, "already holds a checkpoint", "--init_from=resume")
+    one_line_error(proc, "already holds a run", "--init_from=resume")
     one_line_error(run_cli("nanogpt-train", *tiny(tmp_path / "empty", data, init_from="resume"), cwd=tmp_path, env=env),
                    "no checkpoint")
