@@ -168,5 +168,5 @@ d = { 'settings': { 'branch': 'main',
                                'nanogpt.train.load_model': ('train.html#load_model', 'nanogpt/train.py'),
                                'nanogpt.train.lr_at': ('train.html#lr_at', 'nanogpt/train.py'),
                                'nanogpt.train.main': ('train.html#main', 'nanogpt/train.py'),
-                               'nanogpt.train.threading_is_main': ('train.html#threading_is_main', 'nanogpt/train.py'),
+                               'nanogpt.train.model_from_checkpoint': ('train.html#model_from_checkpoint', 'nanogpt/train.py'),
                                'nanogpt.train.train': ('train.html#train', 'nanogpt/train.py')}}}

@@ -157,8 +157,7 @@ class Playground(W.VBox):
     def _prompt_ids(self):
         if self.model is None:
             raise NanoGPTError(f"no model loaded: pick one above, or train one with {MAIN_JOB}")
-        ids = encode_prompt(self.prompt.value, self.tokenizer)
-        return torch.tensor([ids[-self.model.config.block_size:]], device=self.device)
+        return torch.tensor([encode_prompt(self.prompt.value, self.tokenizer)], device=self.device)
 
     def on_generate(self, _=None):
         "Start generating in a background thread (the Generate button)."
@@ -225,7 +224,7 @@ class Playground(W.VBox):
         try:
             x = self._prompt_ids()
             with torch.no_grad():
-                logits = self.model(x)[0][:, -1, :]
+                logits = self.model(x[:, -self.model.config.block_size:])[0][:, -1, :]
             self._show_probs(sample_logits(logits, **self.settings())[1])
             self._say("the chart shows the next-token distribution of the prompt", "ok")
         except Exception as e:

@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,8 +25,8 @@ from .data import NanoGPTError, cli_main, get_batch, load_meta, prepare
 from .model import GPT, GPTConfig, configure_optimizer, estimate_mfu, from_pretrained, peak_flops
 
 # %% auto #0
-__all__ = ['CKPT', 'STATE', 'LOG', 'lr_at', 'atomic_save', 'clean_state_dict', 'load_checkpoint', 'load_model', 'dataset_dir',
-           'estimate_loss', 'StopFlag', 'threading_is_main', 'check_train_config', 'train', 'main']
+__all__ = ['CKPT', 'STATE', 'LOG', 'lr_at', 'atomic_save', 'clean_state_dict', 'load_checkpoint', 'model_from_checkpoint',
+           'load_model', 'dataset_dir', 'estimate_loss', 'StopFlag', 'check_train_config', 'train', 'main']
 
 # %% ../nbs/03_train.ipynb #eb5531c9
 def lr_at(it: int, cfg: TrainConfig) -> float:
@@ -83,12 +84,17 @@ def load_checkpoint(path, device="cpu") -> dict:
         raise NanoGPTError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from e
 
 
+def model_from_checkpoint(ckpt: dict, **overrides) -> GPT:
+    "The GPT a loaded checkpoint describes (`model_args`, with `overrides`), with its weights."
+    model = GPT(GPTConfig(**{**ckpt["model_args"], **overrides}))
+    model.load_state_dict(clean_state_dict(ckpt["model"]))
+    return model
+
+
 def load_model(out_dir, device="cpu") -> tuple[GPT, dict]:
     "The model saved in run directory `out_dir` (its ckpt.pt) and its tokenizer meta; the optimizer state is never read."
     ckpt = load_checkpoint(Path(out_dir) / CKPT, device)
-    model = GPT(GPTConfig(**ckpt["model_args"]))
-    model.load_state_dict(clean_state_dict(ckpt["model"]))
-    return model.to(device), ckpt["meta"]
+    return model_from_checkpoint(ckpt).to(device), ckpt["meta"]
 
 # %% ../nbs/03_train.ipynb #ce2df97a
 def dataset_dir(cfg: TrainConfig, preparer: bool, ddp: bool) -> Path:
@@ -151,7 +157,7 @@ class StopFlag(contextlib.AbstractContextManager):
         print(f"\n{signal.Signals(signum).name}: stopping after this iteration (again to stop at once)", flush=True)
 
     def __enter__(self):
-        if threading_is_main():
+        if threading.current_thread() is threading.main_thread():  # only the main thread may set signal handlers
             for s in (signal.SIGINT, signal.SIGTERM):
                 self._old[s] = signal.signal(s, self._handle)
         return self
@@ -160,11 +166,6 @@ class StopFlag(contextlib.AbstractContextManager):
         for s, h in self._old.items():
             signal.signal(s, h)
 
-
-def threading_is_main() -> bool:
-    import threading
-    return threading.current_thread() is threading.main_thread()
-
 # %% ../nbs/03_train.ipynb #158a360b
 def _build_model(cfg: TrainConfig, meta: dict, out: Path, device: str):
     "The model, its args, and (when resuming) the saved training state."
@@ -172,10 +173,8 @@ def _build_model(cfg: TrainConfig, meta: dict, out: Path, device: str):
         state = load_checkpoint(out / STATE, device)  # self-sufficient: weights, optimizer, RNG, counters
         if state["meta"].get("tokenizer") != meta.get("tokenizer") or state["meta"].get("itos") != meta.get("itos"):
             raise NanoGPTError(f"the run in {out} was trained with another tokenizer than dataset {cfg.dataset!r}")
-        args = {**state["model_args"], "dropout": cfg.dropout}
-        model = GPT(GPTConfig(**args))
-        model.load_state_dict(clean_state_dict(state["model"]))
-        return model, args, state
+        model = model_from_checkpoint(state, dropout=cfg.dropout)
+        return model, asdict(model.config), state
     if cfg.init_from == "scratch":
         vocab = 50304 if meta["tokenizer"] == "gpt2" else meta["vocab_size"]  # GPT-2's vocab padded to 64
         args = dict(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
@@ -366,12 +365,12 @@ def _train(cfg: TrainConfig, device: str, ddp: bool, rank: int, local_rank: int,
                     break
                 # ---- a signal asked us to stop: save where we are, resumably ----
                 requested = stop.requested
-                if ddp and (iter_num % cfg.log_interval == 0):
-                    flag = torch.tensor(float(requested), device=device)
-                    dist.all_reduce(flag)
-                    requested = flag.item() > 0
-                elif ddp:
+                if ddp:  # all ranks must stop at the same iteration: they agree at log steps, which sync anyway
                     requested = False
+                    if iter_num % cfg.log_interval == 0:
+                        flag = torch.tensor(float(stop.requested), device=device)
+                        dist.all_reduce(flag)
+                        requested = flag.item() > 0
                 if requested:
                     if iter_num > 0 and saved_iter != iter_num:
                         save(iter_num if eval_done == iter_num else None)  # state.pt only: ckpt.pt keeps its model
