@@ -5,7 +5,7 @@
 #      (nanoGPT's README: 1.4697 in about 3 minutes on one A100);
 #   3. benchmark GPT-2 124M, batch 12 x block 1024, bf16, compiled: ms/iter and MFU against the GPU's peak
 #      (nanoGPT: ~135 ms/iter, ~25% MFU on an A100; our target: >= 45% on an H100), and generation
-#      tokens/s with and without the KV cache.
+#      tokens/s: nanoGPT's recompute against the KV cache, eager and compiled (the compiled step as a CUDA graph).
 # Needs torch with CUDA, numpy, and the repository (run from anywhere: it cds to the repo root). No install:
 # it runs the package from the source tree. Results go to .gpu/results/ and, when set, to $OUT.
 #   mkdir -p .gpu && cp path/to/input.txt .gpu/ && bash scripts/gpu_check.sh
@@ -21,7 +21,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" | tee -a "$results/gpu.txt"
 
 echo "== 1/3 prepare shakespeare_char"
-python -m nanogpt.data shakespeare_char --input "$work/input.txt" --data_dir "$work/data"
+python -m nanogpt.corpus shakespeare_char --input "$work/input.txt" --data_dir "$work/data"
 
 echo "== 2/3 train train_shakespeare_char (bf16, compiled)"
 start=$(date +%s.%N)
@@ -31,7 +31,7 @@ end=$(date +%s.%N)
 echo "$start $end" > "$results/train_wall.txt"
 
 echo "== 3/3 bench gpt2 (124M), batch 12 x 1024, bf16, compiled; generation"
-python -m nanogpt.bench --model=gpt2 --batch_size=12 --block_size=1024 --variants=bf16+compile --warmup=5 --iters=20 \
+python -m nanogpt.bench --model=gpt2 --batch_size=12 --block_size=1024 --variants=bf16,bf16+compile --warmup=5 --iters=20 \
     --generate=256,1024 --json > "$results/bench_gpt2.json"
 
 python - "$results" "$work/out-shakespeare-char" <<'PY'
@@ -42,11 +42,12 @@ start, end = map(float, (results / "train_wall.txt").read_text().split())
 evals = [json.loads(l) for l in open(run / "log.jsonl") if "val_loss" in l]
 steps = [json.loads(l) for l in open(run / "log.jsonl") if '"loss"' in l]
 bench = json.loads((results / "bench_gpt2.json").read_text())
-t = bench["train"][0]
+t = bench["train"][-1]  # bf16+compile
 summary = {
     "gpu": (results / "gpu.txt").read_text().strip(),
     "shakespeare_char": {"wall_s": round(end - start, 1), "best_val_loss": min(e["val_loss"] for e in evals),
                          "ms_per_iter_last": steps[-1]["ms_per_iter"], "mfu_last": steps[-1]["mfu"]},
+    "gpt2_train_steps": [{k: x[k] for k in ("variant", "median_ms", "mfu", "tokens_per_s", "warmup_s", "peak_mem_mb")} for x in bench["train"]],
     "gpt2_train_step": {"variant": t["variant"], "median_ms": t["median_ms"], "mfu": t["mfu"],
                         "tokens_per_s": t["tokens_per_s"], "compile_and_warmup_s": t["warmup_s"], "peak_mem_mb": t["peak_mem_mb"]},
     "gpt2_generate": bench["generate"],

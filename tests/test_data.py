@@ -1,4 +1,4 @@
-"""The data chapter from the outside: nanogpt-prepare as a user runs it, and its failure modes."""
+"""The data and corpus chapters from the outside: nanogpt-prepare as a user runs it, and its failure modes."""
 import functools
 import http.server
 import json
@@ -12,7 +12,9 @@ import pytest
 
 from conftest import one_line_error, run_cli
 from nanogpt import data
-from nanogpt.data import NanoGPTError, get_batch, load_meta, prepare, prepare_corpus, BPETokenizer
+from nanogpt.core import NanoGPTError
+from nanogpt.corpus import prepare, prepare_corpus
+from nanogpt.data import get_batch, load_meta, BPETokenizer
 
 
 def tokens(d, split):

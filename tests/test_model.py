@@ -1,4 +1,5 @@
-"""The model chapter's promises that need more room than a notebook cell: GPT-2 interop and generation edge cases."""
+"""The model and generate chapters' promises that need more room than a notebook cell: GPT-2 interop, generation edge
+cases, the compiled decode step, and the package's layout."""
 import json
 import os
 from pathlib import Path
@@ -6,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nanogpt.data import NanoGPTError
-from nanogpt.model import (GPT, GPTConfig, context_window, export_hf, from_pretrained, generate, generate_stream,
-                           sample_logits)
+from nanogpt.core import NanoGPTError
+from nanogpt.generate import context_window, generate, generate_stream, sample_logits
+from nanogpt.model import GPT, GPTConfig, export_hf, from_pretrained
 
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
@@ -34,7 +35,7 @@ def test_from_pretrained_matches_transformers(hf_dir):
     ours = from_pretrained(str(hf_dir)).eval()
     ids = torch.randint(0, 50257, (3, 128), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        diff = (ours(ids, full=True)[0] - hf_logits(hf_dir, ids)).abs().max().item()
+        diff = (ours(ids)[0] - hf_logits(hf_dir, ids)).abs().max().item()
     assert diff <= 1e-5, diff
     assert ours.config.block_size == 128 and ours.config.bias and ours.config.vocab_size == 50257
 
@@ -84,7 +85,7 @@ def test_export_runs_in_transformers_pipeline(tmp_path):
     d = export_hf(model, tmp_path / "export")
     ids = torch.randint(0, 50257, (2, 64))
     with torch.no_grad():
-        assert (model(ids, full=True)[0] - hf_logits(d, ids)).abs().max().item() <= 1e-5
+        assert (model(ids)[0] - hf_logits(d, ids)).abs().max().item() <= 1e-5
     hf_tok = bpe_tokenizer_from_tiktoken_cache()
     pipe = transformers.pipeline("text-generation", model=str(d), tokenizer=hf_tok, device="cpu")
     prompt = "To be, or not to be"
@@ -141,3 +142,18 @@ def test_context_window_policy():
     assert all(1 <= context_window(n, 1) <= 1 for n in range(1, 5))
     assert max(context_window(n, 256) for n in range(1, 2000)) == 256
     assert min(context_window(n, 256) for n in range(257, 2000)) == 128
+
+
+def test_compiled_decode_equals_eager_inside_and_beyond_the_context():
+    "The static-shape decode step under torch.compile writes the same greedy text, token for token, past block_size too."
+    torch.manual_seed(6)
+    model = GPT(GPTConfig(block_size=16, vocab_size=40, n_layer=2, n_head=2, n_embd=32))
+    for p in model.parameters():
+        p.data.mul_(3)  # sharpen the random model so greedy choices are far from ties
+    prompt = torch.randint(0, 40, (2, 3))
+    eager = generate(model, prompt, 40, temperature=0)
+    compiled = generate(model, prompt, 40, temperature=0, compile=True)
+    assert torch.equal(eager, compiled)
+    with torch.no_grad():  # weights that change after compiling are picked up (the step is compiled again)
+        model.lm_head.weight.mul_(-1)
+    assert torch.equal(generate(model, prompt, 10, temperature=0, compile=True), generate(model, prompt, 10, temperature=0))

@@ -1,14 +1,13 @@
 """nanogpt-sample and the playground widgets, driven from Python (the browser test is test_playground_browser.py)."""
 import html
 import os
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from conftest import one_line_error, run_cli
-from nanogpt.data import NanoGPTError, load_meta, tokenizer_from_meta
+from nanogpt.core import NanoGPTError
 from nanogpt.playground import MAIN_JOB, Playground, app, find_runs
 from nanogpt.sample import SampleConfig, sample
 
@@ -90,12 +89,10 @@ def test_playground_streams_in_order_without_blocking(run_dir):
     pg.output.observe(lambda c: seen.append(c["new"]), names="value")
     pg.prompt.value, pg.max_new_tokens.value, pg.temperature.value, pg.top_k.value, pg.top_p.value = "ROMEO:", 300, 0.9, 20, 0.95
     pg.refresh = 0.0
-    t0 = time.perf_counter()
     pg.generate_button.click()
-    returned = time.perf_counter() - t0
-    assert pg.busy and pg.generate_button.disabled and not pg.stop_button.disabled  # the click came back at once
+    assert pg.busy and pg.generate_button.disabled and not pg.stop_button.disabled  # the click came back while generating
     pg.wait(60)
-    assert returned < 0.5 and not pg.busy
+    assert not pg.busy
     texts = [html.unescape(v.split(">", 1)[1].rsplit("</pre>", 1)[0]) for v in seen]
     assert len(texts) > 20 and all(b.startswith(a) for a, b in zip(texts, texts[1:]))
     assert len(text_of(pg)) == len("ROMEO:") + 300 and pg.stats["tokens"] == 300
@@ -108,12 +105,12 @@ def test_playground_streams_in_order_without_blocking(run_dir):
 
 def test_playground_stop(run_dir):
     pg = Playground(run_dir, device="cpu", dtype="float32")
-    pg.prompt.value, pg.max_new_tokens.value = "\n", 2000
+    pg.prompt.value, pg.max_new_tokens.value, pg.refresh = "\n", 2000, 0.0
+    # click Stop from the output's observer, i.e. inside the generation, as soon as the first text shows: no clock involved
+    pg.output.observe(lambda change: pg.stop_button.click(), names="value")
     pg.generate_button.click()
-    time.sleep(0.2)
-    pg.stop_button.click()
-    pg.wait(30)
-    assert pg.stats["stopped"] and pg.stats["tokens"] < 2000 and "stopped:" in pg.status.value
+    pg.wait(60)
+    assert pg.stats["stopped"] and pg.stats["tokens"] <= 2 and "stopped:" in pg.status.value
     assert not pg.busy and not pg.generate_button.disabled and pg.stop_button.disabled
 
 
@@ -155,9 +152,9 @@ def test_app_without_runs_says_how_to_train(tmp_path):
 
 
 def test_playground_with_a_model_object(run_dir):
-    from nanogpt.train import load_model
-    model, meta = load_model(run_dir)
+    from nanogpt.checkpoint import load_model
+    model, tokenizer = load_model(run_dir)
     with pytest.raises(NanoGPTError, match="needs its tokenizer"):
         Playground(model)
-    pg = Playground(model, tokenizer_from_meta(meta))
+    pg = Playground(model, tokenizer)
     assert pg.picker.value == "__given__" and pg.model is not None

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from conftest import BIN, one_line_error, run_cli
-from nanogpt.data import prepare
-from nanogpt.train import atomic_save, load_checkpoint
+from nanogpt.corpus import prepare
+from nanogpt.checkpoint import atomic_save, load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
     atomic_save({"w": torch.ones(3)}, path)
 
     def dying_save(obj, f, *a, **k):
-        f.write(b"half a checkpoint")
+        Path(f).write_bytes(b"half a checkpoint")
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(torch, "save", dying_save)
     with pytest.raises(OSError):
@@ -146,6 +146,7 @@ def test_finetune_from_local_hf_gpt2_and_eval_only(tmp_path, shakespeare_input):
     proc = run_cli("nanogpt-train", *tiny(tmp_path / "ft", data, dataset="shakespeare", init_from="resume", eval_only=True),
                    cwd=tmp_path, check=0)
     assert "eval 4: train loss" in proc.stdout and (tmp_path / "ft" / "state.pt").read_bytes() == before
+    assert "cropping the model's context from 64 to block_size=32" in proc.stdout  # a smaller block_size is never ignored
     # eval_only: evaluates the pretrained model, writes nothing; python -m works as well as the console script
     proc = subprocess.run([sys.executable, "-m", "nanogpt.train", *tiny(tmp_path / "ev", data, dataset="shakespeare",
                           init_from=hf_dir, eval_only=True)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -201,3 +202,15 @@ def test_missing_shakespeare_is_prepared_and_out_dir_is_not_clobbered(tmp_path, 
     one_line_error(proc, "already holds a run", "--init_from=resume")
     one_line_error(run_cli("nanogpt-train", *tiny(tmp_path / "empty", data, init_from="resume"), cwd=tmp_path, env=env),
                    "no checkpoint")
+
+
+def test_resume_with_a_smaller_block_size_crops(tmp_path, data_dir):
+    out = tmp_path / "run"
+    run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=4, eval_interval=4, always_save_checkpoint=True), cwd=tmp_path, check=0)
+    proc = run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=6, eval_interval=2, always_save_checkpoint=True,
+                                          init_from="resume", block_size=16), cwd=tmp_path, check=0)
+    assert "cropping the model's context from 32 to block_size=16" in proc.stdout and "iter 5: loss" in proc.stdout
+    ck = load_checkpoint(out / "ckpt.pt")
+    assert ck["model_args"]["block_size"] == 16 and ck["model"]["transformer.wpe.weight"].shape == (16, 32)
+    one_line_error(run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=8, init_from="resume", block_size=64),
+                           cwd=tmp_path), "block_size=64", "exceed the model's context 16")

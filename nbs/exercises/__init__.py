@@ -1,0 +1,1 @@
+"Checks for the chapters' exercises (checks.py) and worked solutions (solutions.py)."
