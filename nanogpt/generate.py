@@ -100,7 +100,12 @@ def compiled_decode(model: GPT):
     if next(model.parameters()).is_cuda:
         step = torch.compile(decode_one, mode="reduce-overhead", fullgraph=True)  # CUDA graphs
     else:
-        step = torch.compile(decode_one, fullgraph=True, options={"freezing": True, "max_autotune": True})
+        from torch._inductor import config as inductor
+        compiled = torch.compile(decode_one, mode="max-autotune-no-cudagraphs", fullgraph=True)
+
+        def step(*args):  # inductor reads `freezing` when it compiles, which happens inside a call
+            with inductor.patch(freezing=True):
+                return compiled(*args)
     _compiled[model] = (fingerprint, step)
     return step
 
