@@ -51,11 +51,14 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size): the heads become a batch dimension
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        p = self.dropout if self.training else 0.0
         if kv_cache is not None:  # generating: attend to every cached position, masked by position
             k, v, mask = kv_cache.update(self.layer, k, v)  # (B, nh, block_size, hs) twice, (T, block_size)
-            y = self.attend(q, k, v, mask)
+            # compiled (the decode step), the explicit math fuses into the step's loops; eager, one fused call is faster
+            compiling = torch.compiler.is_compiling()
+            y = self.attend(q, k, v, mask) if compiling else F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         elif self.fused:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         else:
             y = self.attend(q, k, v, torch.ones(T, T, dtype=torch.bool, device=x.device).tril())
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again

@@ -10,14 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-# Offline inputs: the machine's shared data folder beside the repo, when there is one.
-shared="$root/../shared/data"
-if [ -z "${NANOGPT_SHAKESPEARE:-}" ] && [ -f "$shared/tinyshakespeare/input.txt" ]; then
-  export NANOGPT_SHAKESPEARE="$shared/tinyshakespeare/input.txt"
-fi
-if [ -z "${TIKTOKEN_CACHE_DIR:-}" ] && [ -d "$shared/tiktoken_cache" ]; then
-  export TIKTOKEN_CACHE_DIR="$shared/tiktoken_cache"
-fi
+source scripts/offline.sh  # offline inputs from the shared data folder beside the repo, when there is one
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"  # tests never reach the hub; a stray download fails fast
 export PYTHONUNBUFFERED=1
 
