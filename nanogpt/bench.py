@@ -143,7 +143,9 @@ GENERATE_PATHS = ("nanogpt", "cache", "cache+compile")
 @torch.no_grad()
 def bench_generate(model_cfg: GPTConfig, new_tokens: int, device: str = "cpu", dtype=torch.float32, path: str = "cache",
                    seed: int = 0) -> dict:
-    "Tokens/s generating `new_tokens` from a one-token prompt with a fresh model, by `path` (see GENERATE_PATHS)."
+    "Tokens/s generating `new_tokens` from a one-token prompt with a fresh model, by `path` (one of GENERATE_PATHS)."
+    if path not in GENERATE_PATHS:
+        raise NanoGPTError(f"path={path!r}: use one of {', '.join(GENERATE_PATHS)}")
     torch.manual_seed(seed)
     model = GPT(model_cfg).to(device=device, dtype=dtype).eval()
     prompt = torch.zeros(1, 1, dtype=torch.long, device=device)

@@ -319,6 +319,10 @@ class Recorder:
         if self.wandb:
             self.wandb.log(r, step=r["iter"])
 
+    def tick(self):
+        "Count one training iteration towards the next speed figure."
+        self.iters += 1
+
     def seconds_per_iter(self) -> float:
         "Wall time per iteration since the last call (or the last evaluation)."
         now = time.perf_counter()
@@ -438,7 +442,7 @@ def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag) -> s
         loss, norm = train_step(run, progress.iter_num, lr)
         if cfg.grad_clip > 0:
             progress.clips += norm > cfg.grad_clip  # a tensor sum: no wait for the device here
-        rec.iters += 1
+        rec.tick()
         if progress.iter_num % cfg.log_interval == 0:
             log_step(run, progress, rec, loss, norm, lr)
         progress.iter_num += 1

@@ -8,7 +8,6 @@
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -k prepare -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 source scripts/offline.sh  # offline inputs from the shared data folder beside the repo, when there is one
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"  # tests never reach the hub; a stray download fails fast
