@@ -5,6 +5,7 @@
 # %% ../nbs/09_bench.ipynb #18cd693c
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import sys
@@ -13,32 +14,31 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .config import parse_config
-from .core import NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype, synchronize
+from .core import (NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype, synchronize,
+                          time_per_call, use_device)
 from .data import dataset_dir, get_batch
 from .generate import generate_stream
 from .model import GPT, GPT2_SIZES, GPTConfig, configure_optimizer, estimate_mfu, fused_attention_pays, gpt2_config
 
 # %% auto #0
-__all__ = ['BENCH_MODELS', 'GENERATE_PATHS', 'timed', 'parse_variants', 'bench_train_step', 'profile_step', 'generate_nanogpt',
-           'bench_generate', 'BenchConfig', 'run_bench', 'format_report', 'main']
+__all__ = ['BENCH_MODELS', 'WRAPPINGS', 'GENERATE_PATHS', 'timed', 'parse_variants', 'process_group', 'bench_train_step',
+           'profile_step', 'generate_nanogpt', 'bench_generate', 'BenchConfig', 'run_bench', 'format_report', 'main']
 
 # %% ../nbs/09_bench.ipynb #34081f63
-def timed(fn, device: str = "cpu", warmup: int = 3, iters: int = 10) -> dict:
-    "Run `fn()` `warmup` times, then time `iters` calls with device synchronisation: seconds per call."
+def timed(fn, device: str = "cpu", warmup: int = 3, iters: int = 10, windows: int = 5) -> dict:
+    "Run `fn()` `warmup` times, then `iters` calls in up to `windows` windows, waiting once per window: seconds per call."
     t0 = time.perf_counter()
     for _ in range(warmup):
         fn()
     synchronize(device)
     warm = time.perf_counter() - t0
-    times = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - t0)
+    windows = min(windows, iters)
+    times = [time_per_call(fn, device, iters // windows + (w < iters % windows)) for w in range(windows)]
     return {"median": statistics.median(times), "min": min(times), "max": max(times), "warmup_s": warm, "times": times}
 
 # %% ../nbs/09_bench.ipynb #18a22e53
@@ -50,28 +50,50 @@ BENCH_MODELS = {  # name: (model config, usual micro-batch size)
 }
 
 
-def parse_variants(spec: str, device: str) -> list[tuple[str, torch.dtype, bool]]:
-    "`'fp32,bf16+compile'` -> [(name, dtype, compile)]; `auto` is every variant the device supports."
+WRAPPINGS = {"": (False, ""), "compile": (True, ""), "ddp": (False, "outside"), "compile+ddp": (True, "outside"),
+             "ddp+compile": (True, "inside")}  # the words after the precision -> (compile, where DDP goes)
+
+
+def parse_variants(spec: str, device: str) -> list[tuple[str, torch.dtype, bool, str]]:
+    "`'fp32,bf16+compile+ddp'` -> [(name, dtype, compile, ddp)]; `auto` is every unwrapped variant the device supports."
     if spec == "auto":
         spec = "fp32,bf16,fp32+compile,bf16+compile" + (",fp16,fp16+compile" if torch.device(device).type == "cuda" else "")
     out = []
     for name in spec.split(","):
         prec, _, extra = name.strip().partition("+")
-        if prec not in ("fp32", "bf16", "fp16") or extra not in ("", "compile"):
-            raise NanoGPTError(f"variant {name!r}: use fp32, bf16 or fp16, optionally with +compile (e.g. bf16+compile)")
-        out.append((name.strip(), resolve_dtype(prec, device), extra == "compile"))
+        if prec not in ("fp32", "bf16", "fp16") or extra not in WRAPPINGS:
+            raise NanoGPTError(f"variant {name!r}: use fp32, bf16 or fp16, optionally with +compile and/or +ddp "
+                               "(e.g. bf16+compile, bf16+compile+ddp)")
+        out.append((name.strip(), resolve_dtype(prec, device), *WRAPPINGS[extra]))
     return out
+
+
+@contextlib.contextmanager
+def process_group(device: str):
+    "A process group to wrap a model in DDP: the one torchrun made, else one of this process alone."
+    if dist.is_initialized():
+        yield
+        return
+    backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
+    dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
 
 # %% ../nbs/09_bench.ipynb #d72ee2a0
 def bench_train_step(model_cfg: GPTConfig, batch_size: int, device: str = "cpu", dtype=torch.float32, compile: bool = False,
-                     warmup: int = 3, iters: int = 10, data: Path | None = None, seed: int = 0) -> dict:
+                     warmup: int = 3, iters: int = 10, data: Path | None = None, seed: int = 0, ddp: str = "") -> dict:
     "Time the training step (forward, backward, AdamW) of a fresh model; real batches from `data` or random tokens."
     kind = torch.device(device).type
     torch.manual_seed(seed)
     model = GPT(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
     optimizer = configure_optimizer(model, 0.1, 6e-4, (0.9, 0.95), kind)
     scaler = torch.amp.GradScaler(kind, enabled=dtype == torch.float16)
-    step_model = torch.compile(model) if compile else model
+    wrap = lambda m: DDP(m, device_ids=[torch.device(device).index] if kind == "cuda" else None)
+    step_model = wrap(model) if ddp == "inside" else model  # DDP inside compile: torch.compile(DDP(model))
+    step_model = torch.compile(step_model) if compile else step_model
+    step_model = wrap(step_model) if ddp == "outside" else step_model  # DDP outside: DDP(torch.compile(model))
     B, T, V = batch_size, model_cfg.block_size, model_cfg.vocab_size
     g = torch.Generator().manual_seed(seed)
     randoms = [torch.randint(0, V, (B, T + 1), generator=g) for _ in range(4)]
@@ -170,7 +192,7 @@ class BenchConfig:
     model: str = "shakespeare_char"  # tiny | shakespeare_char_cpu | shakespeare_char | gpt2 | gpt2-medium | gpt2-large | gpt2-xl
     batch_size: int = 0  # 0: the model's usual micro-batch
     block_size: int = 0  # 0: the model's context
-    variants: str = "auto"  # comma-separated fp32 | bf16 | fp16, each optionally +compile; auto = all the device supports
+    variants: str = "auto"  # comma-separated fp32 | bf16 | fp16, each optionally +compile, +ddp (in wrapping order); auto = all unwrapped
     train: bool = True  # time the training step
     warmup: int = 3
     iters: int = 10
@@ -191,7 +213,7 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
         raise NanoGPTError(f"model={cfg.model!r}: choose one of {', '.join(BENCH_MODELS)}")
     if cfg.warmup < 0 or cfg.iters < 1:
         raise NanoGPTError(f"warmup={cfg.warmup}, iters={cfg.iters}: need warmup >= 0 and iters >= 1")
-    device = resolve_device(cfg.device)
+    device = use_device(resolve_device(cfg.device))  # TF32 on, as in training
     model_cfg, batch = BENCH_MODELS[cfg.model]
     model_cfg, batch = replace(model_cfg, block_size=cfg.block_size or model_cfg.block_size), cfg.batch_size or batch
     data = dataset_dir(cfg.data_dir, cfg.dataset) if cfg.dataset else None
@@ -205,8 +227,9 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
     result = {"device": device, "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
               "torch": torch.__version__, "model": cfg.model, "params": params, "batch_size": batch,
               "block_size": model_cfg.block_size, "train": [], "generate": []}
-    for name, dtype, comp in variants if cfg.train else ():
-        r = bench_train_step(model_cfg, batch, device, dtype, comp, cfg.warmup, cfg.iters, data, cfg.seed)
+    for name, dtype, comp, ddp in variants if cfg.train else ():
+        with process_group(device) if ddp else contextlib.nullcontext():
+            r = bench_train_step(model_cfg, batch, device, dtype, comp, cfg.warmup, cfg.iters, data, cfg.seed, ddp)
         result["train"].append({"variant": name, **r, "speedup": None})
     for r in result["train"]:
         r["speedup"] = result["train"][0]["median_ms"] / r["median_ms"]
@@ -214,7 +237,7 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
         base = bench_generate(model_cfg, n, device, torch.float32, "nanogpt", cfg.seed)
         result["generate"].append({"new_tokens": n, "variant": "nanoGPT (fp32, recompute)", "path": "nanogpt", **base,
                                    "speedup": 1.0})
-        for name, dtype, comp in variants:
+        for name, dtype, comp, _ in [v for v in variants if not v[3]]:  # generation has no DDP
             g = bench_generate(model_cfg, n, device, dtype, "cache+compile" if comp else "cache", cfg.seed)
             result["generate"].append({"new_tokens": n, "variant": name, "path": "cache+compile" if comp else "cache", **g,
                                        "speedup": g["tokens_per_s"] / base["tokens_per_s"]})
@@ -231,10 +254,10 @@ def format_report(r: dict) -> str:
              f"on {r['device_name']} (torch {r['torch']})"]
     if r["train"]:
         mem = r["train"][0]["peak_mem_mb"] is not None
-        lines += ["", f"{'variant':<14}{'median ms':>11}{'min ms':>10}{'tokens/s':>12}{'MFU':>8}{'vs first':>10}{'warm-up s':>11}"
+        lines += ["", f"{'variant':<18}{'median ms':>11}{'min ms':>10}{'tokens/s':>12}{'MFU':>8}{'vs first':>10}{'warm-up s':>11}"
                   + ("  peak MB" if mem else "")]
         for t in r["train"]:
-            lines.append(f"{t['variant']:<14}{t['median_ms']:>11.1f}{t['min_ms']:>10.1f}{t['tokens_per_s']:>12,.0f}"
+            lines.append(f"{t['variant']:<18}{t['median_ms']:>11.1f}{t['min_ms']:>10.1f}{t['tokens_per_s']:>12,.0f}"
                          f"{t['mfu']:>8.1%}{t['speedup']:>9.2f}x{t['warmup_s']:>11.1f}" + (f"{t['peak_mem_mb']:>9.0f}" if mem else ""))
     if r["generate"]:
         lines += ["", f"{'generate':<10}{'variant':<28}{'path':<15}{'tokens/s':>10}{'vs nanoGPT':>12}{'warm-up s':>11}"]

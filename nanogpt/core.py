@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DTYPES', 'GPU_PEAK_FLOPS', 'NanoGPTError', 'cli_main', 'atomic_write', 'cpu_has_bf16', 'resolve_device',
-           'resolve_dtype', 'autocast', 'synchronize', 'measure_matmul_flops', 'peak_flops', 'measure_bandwidth']
+__all__ = ['DTYPES', 'GPU_PEAK_FLOPS', 'NanoGPTError', 'cli_main', 'atomic_write', 'cpu_has_bf16', 'resolve_device', 'use_device',
+           'resolve_dtype', 'autocast', 'synchronize', 'time_per_call', 'best_time', 'measure_matmul_flops',
+           'peak_flops', 'measure_bandwidth']
 
 # %% ../nbs/00_core.ipynb #55b016b1
 class NanoGPTError(ValueError):
@@ -78,8 +79,21 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> str:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise NanoGPTError(f"device={name!r} but MPS is not available here; use --device=cpu")
     if dev.type == "cuda" and dev.index is None:
+        if local_rank >= torch.cuda.device_count():
+            raise NanoGPTError(f"process {local_rank} on this node has no GPU of its own: the node has "
+                               f"{torch.cuda.device_count()}; start at most that many (torchrun --nproc_per_node=N)")
         return f"cuda:{local_rank}"
     return str(dev)
+
+
+def use_device(device: str) -> str:
+    "Make a GPU `device` this process's current one, with TF32 tensor cores for float32 matmuls (as training runs); returns it."
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if dev.index is not None:
+            torch.cuda.set_device(dev)  # else work and allocations without an explicit device land on cuda:0
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return device
 
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -117,27 +131,55 @@ def synchronize(device: str):
         torch.mps.synchronize()
 
 
+def time_per_call(fn, device: str = "cpu", calls: int = 1) -> float:
+    "Seconds per call over `calls` back-to-back calls of `fn`, waiting for the device once, at the end (CUDA events on a GPU)."
+    if torch.device(device).type == "cuda":
+        with torch.cuda.device(torch.device(device)):  # events are recorded on this GPU's stream, not cuda:0's
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(calls):
+                fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1e3 / calls
+    synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - t0) / calls
+
+
+def best_time(fn, device: str = "cpu", seconds: float = 0.3) -> float:
+    "Best seconds per call of `fn` over timing windows filling about `seconds`, after one untimed call (on a GPU, 10 calls a window)."
+    fn()
+    calls, best, end = 10 if torch.device(device).type == "cuda" else 1, float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < end or best == float("inf"):
+        best = min(best, time_per_call(fn, device, calls))
+    return best
+
+
 GPU_PEAK_FLOPS = {  # device-name pattern: dense tensor-core peak for bf16/fp16 in FLOP/s (vendor data sheets)
-    r"\bH200\b": 989e12, r"\bH100\b.*\bNVL\b": 835e12, r"\bH100\b.*\bPCIe\b": 756e12, r"\bH100\b": 989e12,
-    r"\bA100\b": 312e12, r"\bL40S\b": 362e12, r"\bL40\b": 181e12, r"\bL4\b": 121e12, r"\bV100\b": 125e12,
-    r"\bRTX 4090\b": 165e12, r"\bRTX 3090\b": 71e12,
+    r"\bB200\b": 2250e12, r"\bH200\b.*\bNVL\b": 835e12, r"\bH200\b": 989e12, r"\bGH200\b": 989e12,
+    r"\bH100\b.*\bNVL\b": 835e12, r"\bH100\b.*\bPCIe\b": 756e12, r"\bH100\b": 989e12, r"\bH800\b.*\bPCIe\b": 756e12,
+    r"\bH800\b": 989e12, r"\bA100\b": 312e12, r"\bA800\b": 312e12, r"\bL40S\b": 362e12, r"\bL40\b": 181e12,
+    r"\bL4\b": 121e12, r"\bA10\b": 125e12, r"\bV100\b": 125e12, r"\bT4\b": 65e12, r"\bRTX 4090\b": 165e12,
+    r"\bRTX 3090\b": 71e12,
 }  # first match wins: the more specific patterns come first
 
 
+def measure_matmul_flops(device: str = "cpu", dtype: torch.dtype = torch.float32, n: int = 0, seconds: float = 0.3) -> float:
+    "Best FLOP/s of an n x n matrix multiply on `device` in `dtype` (n=0: 1024 on a CPU, 8192 on a GPU; float32 as TF32 is set now)."
+    dev = torch.device(device)
+    n = n or (8192 if dev.type == "cuda" else 1024)  # a GPU needs a big product to be busy, not waiting on launches
+    return _matmul_flops(str(dev), dtype, n, seconds, torch.backends.cuda.matmul.allow_tf32)
+
+
 @lru_cache(maxsize=None)
-def measure_matmul_flops(device: str = "cpu", dtype: torch.dtype = torch.float32, n: int = 1024, seconds: float = 0.3) -> float:
-    "Best FLOP/s of an n x n matrix multiply on `device` in `dtype`, timed over about `seconds`."
-    g = torch.Generator().manual_seed(0)  # its own generator: measuring must not disturb the global RNG
-    a, b = (torch.randn(n, n, generator=g).to(device, dtype) for _ in range(2))
-    a @ b
-    synchronize(device)
-    best, end = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        a @ b
-        synchronize(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best
+def _matmul_flops(device, dtype, n, seconds, tf32) -> float:
+    g = torch.Generator(device).manual_seed(0)  # its own generator: measuring must not disturb the global RNG
+    a, b = (torch.randn(n, n, generator=g, device=device).to(dtype) for _ in range(2))
+    return 2 * n**3 / best_time(lambda: a @ b, device, seconds)
 
 
 def peak_flops(device: str = "cpu", dtype: torch.dtype = torch.float32) -> float:
@@ -156,12 +198,4 @@ def measure_bandwidth(device: str = "cpu", mbytes: int = 1024, seconds: float = 
     "Best bytes/s of copying an `mbytes` MB buffer on `device` (bytes read plus bytes written), timed over about `seconds`."
     a = torch.empty(mbytes * 2**20 // 4, device=device)
     b = torch.empty_like(a)
-    b.copy_(a)
-    synchronize(device)
-    best, end = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        b.copy_(a)
-        synchronize(device)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * a.numel() * a.element_size() / best
+    return 2 * a.numel() * a.element_size() / best_time(lambda: b.copy_(a), device, seconds)

@@ -124,13 +124,14 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
         cache = KVCache(model.config, idx.size(0), device, next(model.parameters()).dtype) if use_cache else None
         decode = compiled_decode(model) if use_cache and compile else decode_one
         seq, cached = idx, 0  # cached: how many positions of the current window the cache holds
+        positions = torch.arange(block_size, device=device)  # on the device once: no host-to-GPU copy (a wait) per step
         token = idx[:, -1:].clone(memory_format=torch.contiguous_format)  # the newest token (fixed strides: one graph)
         for _ in range(max_new_tokens):
             w = context_window(seq.size(1), block_size)
             if cache is None:  # recompute the whole window
                 logits = model(seq[:, -w:])[0][:, -1]
             elif cached == w - 1:  # the window grew by the token just drawn: one decode step
-                logits = decode(model, token, cache, torch.tensor([cached], device=device))
+                logits = decode(model, token, cache, positions[cached:cached + 1].clone())
             else:  # the first step, or the window was halved: fill the cache with the window
                 logits = model(seq[:, -w:], kv_cache=cache.at(torch.arange(w, device=device)))[0][:, -1]
             cached = w

@@ -15,7 +15,7 @@ import ipywidgets as W
 import torch
 
 from .checkpoint import CKPT, load_model
-from .core import NanoGPTError, resolve_device, resolve_dtype
+from .core import NanoGPTError, resolve_device, resolve_dtype, use_device
 from .data import BPETokenizer
 from .generate import TextStream, check_sampling, generate_stream, sample_logits
 from .model import GPT, GPT2_SIZES
@@ -47,7 +47,7 @@ class Playground(W.VBox):
     refresh = 0.05  # seconds between output updates while generating
 
     def __init__(self, source=None, tokenizer=None, runs=(), device: str = "auto", dtype: str = "auto"):
-        self.device = resolve_device(device)
+        self.device = use_device(resolve_device(device))
         self.dtype = resolve_dtype(dtype, self.device)
         self.model = self.tokenizer = self.stats = None
         self._thread, self._stop = None, threading.Event()

@@ -13,7 +13,7 @@ import torch
 
 from .checkpoint import load_model
 from .config import parse_config
-from .core import NanoGPTError, cli_main, resolve_device, resolve_dtype
+from .core import NanoGPTError, cli_main, resolve_device, resolve_dtype, use_device
 from .generate import TextStream, check_sampling, generate_stream
 from .model import GPT2_SIZES
 
@@ -65,7 +65,7 @@ def sample(cfg: SampleConfig, out=None) -> list[str]:
     if cfg.init_from != "resume" and cfg.init_from not in GPT2_SIZES and not Path(cfg.init_from).is_dir():
         raise NanoGPTError(f"init_from={cfg.init_from!r}: use resume (with --out_dir), one of {', '.join(GPT2_SIZES)}, "
                            "or a local Hugging Face GPT-2 directory")
-    device = resolve_device(cfg.device)
+    device = use_device(resolve_device(cfg.device))
     model, tokenizer = load_model(cfg.out_dir if cfg.init_from == "resume" else cfg.init_from, device,
                                   resolve_dtype(cfg.dtype, device))
     prompt = encode_prompt(cfg.start, tokenizer)

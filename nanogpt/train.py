@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .checkpoint import CKPT, LOG, STATE, holds_run, load_checkpoint, model_from_checkpoint, save_run
 from .config import TrainConfig, parse_config
-from .core import NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype
+from .core import NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype, use_device
 from .data import dataset_dir, get_batch, load_meta
 from .model import GPT, GPTConfig, configure_optimizer, estimate_mfu, from_pretrained, fused_attention_pays
 
@@ -64,10 +64,10 @@ def estimate_loss(model, data: Path, cfg: TrainConfig, block_size: int, device: 
 
 # %% ../nbs/06_train.ipynb #77f89757
 class StopFlag(contextlib.AbstractContextManager):
-    "Within `with StopFlag() as stop:`, Ctrl-C / SIGTERM set `stop.requested`; a second one raises KeyboardInterrupt."
+    "Within `with StopFlag() as stop:`, Ctrl-C / SIGTERM set `stop.requested`; a second one raises KeyboardInterrupt if `hard_stop`."
 
-    def __init__(self):
-        self.requested, self.saving, self._old = False, False, {}
+    def __init__(self, hard_stop: bool = True):
+        self.requested, self.saving, self.hard_stop, self._old = False, False, hard_stop, {}
 
     @contextlib.contextmanager
     def shield(self):
@@ -83,10 +83,12 @@ class StopFlag(contextlib.AbstractContextManager):
             print("\nsaving a checkpoint: one moment", flush=True)
             self.requested = True
             return
-        if self.requested:
+        if self.requested and self.hard_stop:
             raise KeyboardInterrupt
+        if not self.requested:
+            print(f"\n{signal.Signals(signum).name}: stopping after this iteration"
+                  + (" (again to stop at once)" if self.hard_stop else ""), flush=True)
         self.requested = True
-        print(f"\n{signal.Signals(signum).name}: stopping after this iteration (again to stop at once)", flush=True)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():  # only the main thread may set signal handlers
@@ -106,6 +108,7 @@ class Processes:
     local_rank: int = 0
     world: int = 1
     ddp: bool = False
+    cpu_group: object = None  # a gloo group for small CPU-side agreements (None: the default group is gloo already)
 
     @property
     def master(self) -> bool:
@@ -115,12 +118,13 @@ class Processes:
 def init_processes(cfg: TrainConfig) -> tuple[Processes, str]:
     "Who this process is (torchrun's RANK, LOCAL_RANK, WORLD_SIZE) and its device; joins the process group under torchrun."
     if "RANK" not in os.environ:
-        return Processes(), resolve_device(cfg.device)
+        return Processes(), use_device(resolve_device(cfg.device))
     procs = Processes(*(int(os.environ[k]) for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE")), ddp=True)
-    device = resolve_device(cfg.device, procs.local_rank)
-    if device.startswith("cuda"):
-        torch.cuda.set_device(device)
-    dist.init_process_group(backend=cfg.backend if cfg.backend != "auto" else "nccl" if device.startswith("cuda") else "gloo")
+    device = use_device(resolve_device(cfg.device, procs.local_rank))  # this process's GPU, before NCCL starts on it
+    backend = cfg.backend if cfg.backend != "auto" else "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend=backend)
+    if backend != "gloo":
+        procs.cpu_group = dist.new_group(backend="gloo")
     return procs, device
 
 
@@ -232,8 +236,9 @@ class Run:
     dtype: torch.dtype
     data: Path
     meta: dict
-    model: GPT  # the bare model: saved, evaluated, counted
-    step_model: torch.nn.Module  # compiled and/or wrapped in DDP: trained
+    model: GPT  # the bare model: saved, counted
+    step_model: torch.nn.Module  # wrapped in DDP and/or compiled: trained
+    eval_model: torch.nn.Module  # compiled or not, never wrapped: evaluated
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     peak: float  # the device's peak FLOP/s in this dtype, for MFU
@@ -251,8 +256,6 @@ def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progres
     "Everything the loop needs, in order: precision, seed, data, model, optimizer, resumed state, wrappers."
     dtype, kind = resolve_dtype(cfg.dtype, device), torch.device(device).type
     torch.manual_seed(cfg.seed + procs.rank)  # different dropout masks on each process
-    if kind == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     agree(procs, lambda: dataset_dir(cfg.data_dir, cfg.dataset, prepare_missing=True))
     data = dataset_dir(cfg.data_dir, cfg.dataset)
     meta = load_meta(data)
@@ -264,15 +267,14 @@ def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progres
     optimizer = configure_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), kind)
     progress = restore(state, optimizer, scaler, procs, device) if state else Progress(clips=torch.zeros((), dtype=torch.long, device=device))
     del state
-    step_model = model
+    step_model = DDP(model, device_ids=[procs.local_rank] if kind == "cuda" else None) if procs.ddp else model
+    eval_model = model
     if cfg.compile:
         if procs.master:
             print("compiling the model (takes a minute)...", flush=True)
-        step_model = torch.compile(model)
-    if procs.ddp:
-        step_model = DDP(step_model, device_ids=[procs.local_rank] if kind == "cuda" else None)
+        step_model, eval_model = torch.compile(step_model), torch.compile(model)  # DDP inside: see the text above
     peak = peak_flops(device, dtype) if procs.master else 1.0
-    return Run(cfg, procs, device, dtype, data, meta, model, step_model, optimizer, scaler, peak), progress
+    return Run(cfg, procs, device, dtype, data, meta, model, step_model, eval_model, optimizer, scaler, peak), progress
 
 
 def _fresh_out_dir(out_dir):
@@ -287,7 +289,8 @@ class Recorder:
     def __init__(self, cfg: TrainConfig, master: bool):
         self.master, self.file, self.wandb = master, None, None
         self.history = {"iter": [], "loss": [], "lr": [], "grad_norm": [], "eval": [], "stopped": None}
-        self.t_last, self.iters = time.perf_counter(), 0
+        self.t_start = self.t_last = time.perf_counter()
+        self.iters = 0
         if master and not cfg.eval_only:
             Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
             self.file = open(Path(cfg.out_dir) / LOG, "a" if cfg.init_from == "resume" else "w")
@@ -304,7 +307,8 @@ class Recorder:
             print(text, flush=True)
 
     def __call__(self, r: dict):
-        "Record one training step (with `loss`) or one evaluation (with `val_loss`)."
+        "Record one training step (with `loss`) or one evaluation (with `val_loss`), stamped with the seconds since the start."
+        r = {**r, "time_s": round(time.perf_counter() - self.t_start, 3)}  # e.g. the time a run took to reach a val loss
         if "val_loss" in r:
             self.history["eval"].append((r["iter"], r["train_loss"], r["val_loss"]))
             self.say(f"eval {r['iter']}: train loss {r['train_loss']:.4f}, val loss {r['val_loss']:.4f}")
@@ -375,8 +379,7 @@ def save(run: Run, progress: Progress, stop: StopFlag, val_loss: float | None = 
 def evaluate(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
     "Measure both splits; stop on a non-finite loss; record; save when val improved (or always)."
     cfg, it = run.cfg, progress.iter_num
-    eval_model = run.step_model.module if run.procs.ddp else run.step_model  # no gradient sync needed to evaluate
-    losses = estimate_loss(eval_model, run.data, cfg, run.model.config.block_size, run.device, run.dtype,
+    losses = estimate_loss(run.eval_model, run.data, cfg, run.model.config.block_size, run.device, run.dtype,
                            run.procs.rank, run.procs.world)
     if not all(map(math.isfinite, losses.values())):
         raise NanoGPTError(f"eval loss is {losses} at iteration {it}: training diverged; "
@@ -406,15 +409,13 @@ def log_step(run: Run, progress: Progress, rec: Recorder, loss_sum, norm, lr: fl
          "ms_per_iter": dt * 1000, "tokens_per_s": tps, "mfu": estimate_mfu(run.model, tps / run.procs.world, run.peak)})
 
 # %% ../nbs/06_train.ipynb #eaed1814
-def stop_agreed(run: Run, stop: StopFlag, iter_num: int) -> bool:
-    "Has a signal asked us to stop? Under DDP all ranks decide together, at log steps."
+def stop_agreed(run: Run, stop: StopFlag) -> bool:
+    "Has a signal asked any process to stop? Under DDP all ranks decide together, every iteration, on the CPU."
     if not run.procs.ddp:
         return stop.requested
-    if iter_num % run.cfg.log_interval:
-        return False
-    flag = torch.tensor(float(stop.requested), device=run.device)
-    dist.all_reduce(flag)
-    return flag.item() > 0
+    flag = torch.tensor(int(stop.requested))  # a CPU tensor over gloo: no wait for the GPU, microseconds on one node
+    dist.all_reduce(flag, group=run.procs.cpu_group)
+    return bool(flag)
 
 
 def save_interrupted(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
@@ -435,7 +436,7 @@ def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag) -> s
             evaluate(run, progress, rec, stop)
         if cfg.eval_only or progress.iter_num >= cfg.max_iters:
             return "done"
-        if stop_agreed(run, stop, progress.iter_num):
+        if stop_agreed(run, stop):
             save_interrupted(run, progress, rec, stop)
             return "interrupted"
         lr = lr_at(progress.iter_num, cfg)
@@ -463,7 +464,7 @@ def train(cfg: TrainConfig) -> dict:
                 f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}, "
                 f"{str(run.dtype)[6:]}{', compiled' if cfg.compile else ''} | from {cfg.init_from} at iteration {progress.iter_num}")
         try:
-            with StopFlag() as stop:
+            with StopFlag(hard_stop=not procs.ddp) as stop:
                 rec.history["stopped"] = train_loop(run, progress, rec, stop)
         finally:
             rec.close()

@@ -1,14 +1,18 @@
 """nanogpt-train as practitioners run it: real processes, torchrun with 2 CPU ranks, signals, resume."""
+import gc
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from conftest import BIN, one_line_error, run_cli
 from nanogpt.corpus import prepare
@@ -70,6 +74,16 @@ def test_ddp_two_ranks_equals_accumulation(tmp_path, data_dir):
     assert max((w1[k] - w2[k]).abs().max().item() for k in w1) <= 1e-5
 
 
+def test_compiled_ddp_equals_compiled_single_process(tmp_path, data_dir):
+    # torch.compile(DDP(model)), with no_sync on the first micro-steps: the same losses as one process accumulating
+    common = dict(max_iters=2, gradient_accumulation_steps=4, device="cpu", compile=True)
+    run_cli("nanogpt-train", *tiny(tmp_path / "single", data_dir, **common), cwd=tmp_path, check=0)
+    run_cli("torchrun", "--standalone", "--nproc_per_node=2", "-m", "nanogpt.train",
+            *tiny(tmp_path / "ddp", data_dir, backend="gloo", **common), cwd=tmp_path, check=0)
+    single, ddp = losses(tmp_path / "single"), losses(tmp_path / "ddp")
+    assert sorted(ddp) == [0, 1] and all(abs(single[i] - ddp[i]) <= 1e-5 for i in single), (single, ddp)
+
+
 def test_ddp_accumulation_must_divide(tmp_path, data_dir):
     proc = run_cli("torchrun", "--standalone", "--nproc_per_node=2", "-m", "nanogpt.train",
                    *tiny(tmp_path / "o", data_dir, backend="gloo", device="cpu", gradient_accumulation_steps=3, max_iters=1),
@@ -100,6 +114,49 @@ def test_ctrl_c_saves_and_resumes_exactly(tmp_path, data_dir):
     run_cli("nanogpt-train", *tiny(tmp_path / "ref", data_dir, dropout=0.1, max_iters=n + 5), cwd=tmp_path, check=0)
     ref, got = losses(tmp_path / "ref"), losses(out)
     assert [got[i] for i in range(n, n + 5)] == [ref[i] for i in range(n, n + 5)]
+
+
+def test_ctrl_c_under_torchrun_saves_at_once(tmp_path, data_dir):
+    # log_interval is huge: the ranks must agree to stop at the next iteration, not at a log step that never comes
+    out = tmp_path / "run"
+    args = tiny(out, data_dir, max_iters=100000, log_interval=100000, backend="gloo", device="cpu", gradient_accumulation_steps=2)
+    p = subprocess.Popen([str(BIN / "torchrun"), "--standalone", "--nproc_per_node=2", "-m", "nanogpt.train", *args], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((out / "log.jsonl").exists() and losses(out)):  # iteration 0 is logged
+        time.sleep(0.2)
+    time.sleep(1)
+    os.killpg(p.pid, signal.SIGINT)  # Ctrl-C in a terminal: torchrun and both workers get it; torchrun then passes it on
+    stdout, stderr = p.communicate(timeout=60)
+    assert "interrupted at iteration" in stdout, stdout + stderr
+    assert "KeyboardInterrupt" not in stderr  # torchrun's repeat of the signal did not break the save
+    state = load_checkpoint(out / "state.pt")
+    assert state["iter_num"] > 0 and state["world_size"] == 2 and len(state["rng"]) == 2
+
+
+def test_resume_state_is_dropped_and_ddp_broadcasts_no_buffers(tmp_path, data_dir, monkeypatch):
+    from nanogpt import train as T
+    from nanogpt.config import TrainConfig, parse_config
+    out = tmp_path / "run"
+    run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=2, eval_interval=2), cwd=tmp_path, check=0)
+    refs, load = [], T.load_checkpoint
+
+    def spy(path, *a, **kw):
+        state = load(path, *a, **kw)
+        refs.append(weakref.ref(next(iter(state["model"].values()))))
+        return state
+    monkeypatch.setattr(T, "load_checkpoint", spy)
+    cfg = parse_config(TrainConfig, tiny(out, data_dir, max_iters=4, init_from="resume"))
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        run, progress = T.setup(cfg, T.Processes(ddp=True), "cpu")
+        gc.collect()
+        assert progress.iter_num == 2 and len(refs) == 1
+        assert refs[0]() is None  # the loaded weights were copied into the model and let go: no second copy stays
+        assert isinstance(run.step_model, DDP) and not list(run.model.buffers())
+        assert not run.step_model.will_sync_module_buffers()  # nothing is broadcast before each forward pass
+    finally:
+        dist.destroy_process_group()
 
 
 def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
