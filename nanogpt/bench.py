@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from .config import parse_config
+from .config import check_ranges, parse_config
 from .core import (NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype, synchronize,
                           time_per_call, use_device)
 from .data import dataset_dir, get_batch
@@ -211,8 +211,8 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
     out = out or sys.stdout
     if cfg.model not in BENCH_MODELS:
         raise NanoGPTError(f"model={cfg.model!r}: choose one of {', '.join(BENCH_MODELS)}")
-    if cfg.warmup < 0 or cfg.iters < 1:
-        raise NanoGPTError(f"warmup={cfg.warmup}, iters={cfg.iters}: need warmup >= 0 and iters >= 1")
+    check_ranges(cfg, {"warmup": ">= 0", "iters": ">= 1", "batch_size": ">= 0", "block_size": ">= 0",
+                       "seed": "a seed, 0 to 2**63 - 1"})
     device = use_device(resolve_device(cfg.device))  # TF32 on, as in training
     model_cfg, batch = BENCH_MODELS[cfg.model]
     model_cfg, batch = replace(model_cfg, block_size=cfg.block_size or model_cfg.block_size), cfg.batch_size or batch

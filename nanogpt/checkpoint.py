@@ -5,28 +5,39 @@
 # %% ../nbs/05_checkpoint.ipynb #aafaf0b8
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from .core import NanoGPTError, atomic_write
+from .core import NanoGPTError, atomic_write, writable_dir
 from .data import BPETokenizer, tokenizer_from_meta
 from .model import GPT, GPT2_SIZES, GPTConfig, from_pretrained
 
 # %% auto #0
-__all__ = ['CKPT', 'STATE', 'LOG', 'atomic_save', 'clean_state_dict', 'holds_run', 'save_run', 'load_checkpoint',
-           'model_from_checkpoint', 'load_model']
+__all__ = ['CKPT', 'STATE', 'LOG', 'CKPT_KEYS', 'STATE_KEYS', 'atomic_save', 'clean_state_dict', 'holds_run', 'save_run',
+           'load_checkpoint', 'model_from_checkpoint', 'RunLock', 'trim_log', 'load_model']
 
 # %% ../nbs/05_checkpoint.ipynb #0fbd44c3
 CKPT, STATE, LOG = "ckpt.pt", "state.pt", "log.jsonl"
 
 
+CKPT_KEYS = ("model", "model_args", "meta", "config", "iter_num")
+STATE_KEYS = (*CKPT_KEYS, "optimizer", "scaler", "rng", "best_val_loss", "clips", "eval_iter")
+
+
 def atomic_save(obj, path) -> Path:
-    "`torch.save` through `atomic_write`: a crash mid-save leaves the previous file intact."
-    with atomic_write(path) as tmp:
-        torch.save(obj, tmp)
-    return Path(path)
+    "`torch.save` through `atomic_write`: a crash or a full disk mid-save leaves the previous file intact."
+    path = Path(path)
+    try:
+        with atomic_write(path) as tmp:
+            torch.save(obj, tmp)
+    except (OSError, RuntimeError) as e:  # torch's zip writer reports a failed write as a RuntimeError
+        raise NanoGPTError(f"could not write {path} ({str(e).splitlines()[0][:100]}); the previous {path.name}, if any, "
+                           "is kept; free some disk space, or choose another --out_dir") from e
+    return path
 
 
 def clean_state_dict(sd: dict) -> dict:
@@ -55,19 +66,37 @@ def save_run(out_dir, model: GPT, meta: dict, config: dict, iter_num: int, resum
 
 # %% ../nbs/05_checkpoint.ipynb #9edd22f1
 def load_checkpoint(path, device="cpu") -> dict:
-    "A checkpoint file, loaded safely (`weights_only=True`); a clear error when it is missing or unreadable."
+    "A checkpoint file, loaded safely (`weights_only=True`) and checked; a one-line error that says how to recover."
     path = Path(path)
+    other = path.parent / (STATE if path.name == CKPT else CKPT)
     if not path.is_file():
-        if path.name == CKPT and (path.parent / STATE).is_file():
+        if path.name == CKPT and other.is_file():
             raise NanoGPTError(f"no {path} yet: the run in {path.parent} was interrupted before its first evaluation "
-                               "save; continue it with nanogpt-train ... --init_from=resume")
+                               f"save; continue it with nanogpt-train ... --out_dir={path.parent} --init_from=resume")
+        if path.name == STATE and other.is_file():
+            raise NanoGPTError(f"no {path}: the run can be sampled (its {CKPT}) but not resumed; "
+                               "train on in a new run, with another --out_dir")
         there = ", ".join(sorted(p.name for p in path.parent.iterdir())) if path.parent.is_dir() else "the folder does not exist"
         raise NanoGPTError(f"no checkpoint {path} (found: {there or 'nothing'}); train one first, e.g. "
                            "nanogpt-train train_shakespeare_char_cpu")
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:
-        raise NanoGPTError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from e
+        raise NanoGPTError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:120]}); "
+                           + _recovery(path, other)) from e
+    need = {CKPT: CKPT_KEYS, STATE: STATE_KEYS}.get(path.name, ())
+    if missing := [k for k in need if not (isinstance(ckpt, dict) and k in ckpt)]:
+        raise NanoGPTError(f"{path} is not a nanogpt {path.name}: it lacks {', '.join(missing)}; " + _recovery(path, other))
+    return ckpt
+
+
+def _recovery(path: Path, other: Path) -> str:
+    "What a user can still do when `path` is damaged."
+    if path.name == CKPT and other.is_file():
+        return f"{STATE} beside it holds the same run: resume it (--init_from=resume) and the next evaluation writes {CKPT} again"
+    if path.name == STATE and other.is_file():
+        return f"the run cannot be resumed, but {CKPT} beside it can still be sampled; to train on, start a new run"
+    return "train the model again"
 
 
 def model_from_checkpoint(ckpt: dict, **overrides) -> GPT:
@@ -75,6 +104,67 @@ def model_from_checkpoint(ckpt: dict, **overrides) -> GPT:
     model = GPT(GPTConfig(**{**ckpt["model_args"], **overrides}))
     model.load_state_dict(clean_state_dict(ckpt["model"]))
     return model
+
+# %% ../nbs/05_checkpoint.ipynb #2efda2a8
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not locked
+    fcntl = None
+
+
+class RunLock:
+    "An exclusive lock on run directory `out_dir` for the length of a run; the operating system drops it when the process ends."
+
+    def __init__(self, out_dir):
+        self.dir, self.file = Path(out_dir), None
+
+    def acquire(self) -> RunLock:
+        "Take the lock (a NanoGPTError naming the holder if another process has it), then remove leftovers of killed saves."
+        f = open(writable_dir(self.dir, "--out_dir") / ".lock", "a+")
+        if fcntl is not None:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                holder = f.read().strip() or "unknown"
+                f.close()
+                raise NanoGPTError(f"{self.dir} is in use by another training process (pid {holder}); "
+                                   "wait for it to end, or choose another --out_dir") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        self.file = f
+        stale = list(self.dir.glob(".*.tmp-*"))  # nothing else writes here while we hold the lock
+        if stale:
+            mb = sum(p.stat().st_size for p in stale) / 2**20
+            for p in stale:
+                p.unlink(missing_ok=True)
+            print(f"removed {len(stale)} temporary file(s) ({mb:.1f} MB) left by a save that was cut short", flush=True)
+        return self
+
+    def release(self):
+        if self.file is not None:
+            self.file.close()  # closing the file drops the lock
+            self.file = None
+
+
+def trim_log(path, iter_num: int, eval_iter: int | None):
+    "Keep the rows of `log.jsonl` that a run resumed at `iter_num` will not write again (and none a kill cut short)."
+    path = Path(path)
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("iter"), int) and (
+                row["iter"] < iter_num or ("val_loss" in row and row["iter"] == eval_iter)):
+            keep.append(line + "\n")
+    with atomic_write(path) as tmp:
+        tmp.write_text("".join(keep), encoding="utf-8")
 
 # %% ../nbs/05_checkpoint.ipynb #008a3ec2
 def load_model(source, device="cpu", dtype=torch.float32) -> tuple[GPT, object]:

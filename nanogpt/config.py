@@ -14,10 +14,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .core import NanoGPTError
-from .model import GPTConfig
+from .model import GPT2_SIZES, GPTConfig
 
 # %% auto #0
-__all__ = ['TrainConfig', 'shipped_configs', 'find_config_file', 'read_config_file', 'check_value', 'parse_config', 'config_help']
+__all__ = ['RANGES', 'TRAIN_RANGES', 'TrainConfig', 'shipped_configs', 'find_config_file', 'read_config_file', 'check_value',
+           'parse_config', 'config_help', 'check_ranges', 'check_train_config']
 
 # %% ../nbs/04_config.ipynb #85950b2b
 @dataclass
@@ -148,3 +149,39 @@ def config_help(cls) -> str:
     lines += [f"  --{f.name}={f.default!r}".ljust(44) + getattr(hints[f.name], "__name__", str(hints[f.name]))
               for f in fields(cls)]
     return "\n".join(lines + ["", "shipped config files: " + ", ".join(shipped_configs())])
+
+# %% ../nbs/04_config.ipynb #df27ad2b
+RANGES = {">= 0": lambda v: v >= 0, ">= 1": lambda v: v >= 1, "> 0": lambda v: v > 0, "[0, 1)": lambda v: 0 <= v < 1,
+          "a seed, 0 to 2**63 - 1": lambda v: 0 <= v < 2**63, "a path": lambda v: bool(str(v).strip())}
+
+
+def check_ranges(cfg, rules: dict[str, str]):
+    "Raise a NanoGPTError naming the first setting of `cfg` outside its range; `rules` maps keys to RANGES' names."
+    for key, rule in rules.items():
+        value = getattr(cfg, key)
+        if value is not None and not RANGES[rule](value):
+            raise NanoGPTError(f"{key}={value!r}: must be {rule}")
+
+
+TRAIN_RANGES = {
+    **dict.fromkeys(("n_layer", "n_head", "n_embd", "block_size", "batch_size", "gradient_accumulation_steps",
+                     "eval_interval", "eval_iters", "log_interval"), ">= 1"),
+    **dict.fromkeys(("vocab_size", "max_iters", "warmup_iters", "lr_decay_iters", "min_lr", "weight_decay", "grad_clip"), ">= 0"),
+    **dict.fromkeys(("dropout", "beta1", "beta2"), "[0, 1)"), "learning_rate": "> 0", "seed": "a seed, 0 to 2**63 - 1",
+    **dict.fromkeys(("out_dir", "data_dir", "dataset"), "a path"),
+}
+
+
+def check_train_config(cfg: TrainConfig):
+    "Every range of TRAIN_RANGES, then the checks between settings: a one-line NanoGPTError for the first problem."
+    check_ranges(cfg, TRAIN_RANGES)
+    if cfg.decay_lr and cfg.min_lr > cfg.learning_rate:
+        raise NanoGPTError(f"min_lr={cfg.min_lr} is above learning_rate={cfg.learning_rate}: the schedule decays to "
+                           "min_lr; lower it, or keep the rate constant with --decay_lr=False")
+    if cfg.n_embd % cfg.n_head:
+        raise NanoGPTError(f"n_embd={cfg.n_embd} must be divisible by n_head={cfg.n_head} (each head gets n_embd/n_head)")
+    if cfg.backend not in ("auto", "nccl", "gloo"):
+        raise NanoGPTError(f"backend={cfg.backend!r}: use auto, nccl or gloo")
+    if cfg.init_from not in ("scratch", "resume", *GPT2_SIZES) and not (Path(cfg.init_from).expanduser() / "config.json").is_file():
+        raise NanoGPTError(f"init_from={cfg.init_from!r}: use scratch, resume, {', '.join(GPT2_SIZES)}, "
+                           "or a local Hugging Face GPT-2 folder (one with a config.json)")

@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import sys
+import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -16,9 +17,9 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DTYPES', 'GPU_PEAK_FLOPS', 'NanoGPTError', 'cli_main', 'atomic_write', 'cpu_has_bf16', 'resolve_device', 'use_device',
-           'resolve_dtype', 'autocast', 'synchronize', 'time_per_call', 'best_time', 'measure_matmul_flops',
-           'peak_flops', 'measure_bandwidth']
+__all__ = ['DTYPES', 'GPU_PEAK_FLOPS', 'NanoGPTError', 'cli_main', 'atomic_write', 'writable_dir', 'cpu_has_bf16',
+           'resolve_device', 'use_device', 'resolve_dtype', 'autocast', 'synchronize', 'time_per_call', 'best_time',
+           'measure_matmul_flops', 'peak_flops', 'measure_bandwidth']
 
 # %% ../nbs/00_core.ipynb #55b016b1
 class NanoGPTError(ValueError):
@@ -49,6 +50,19 @@ def atomic_write(path):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def writable_dir(path, flag: str) -> Path:
+    "Create folder `path` if needed and check that files can be written in it; else one line naming the setting `flag`."
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as e:
+        in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{in_the_way} is a file, not a folder" if in_the_way else e.strerror or str(e)
+        raise NanoGPTError(f"cannot write to {path} ({why}); pass {flag} with a writable folder") from e
+    return path
 
 # %% ../nbs/00_core.ipynb #0faae488
 def cpu_has_bf16() -> bool:

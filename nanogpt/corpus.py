@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import NanoGPTError, cli_main
-from .data import BPETokenizer, gpt2_encoding, prepare_shakespeare, staged_dataset, writable_dir
+from .core import NanoGPTError, cli_main, writable_dir
+from .data import BPETokenizer, gpt2_encoding, prepare_shakespeare, staged_dataset
 
 # %% auto #0
 __all__ = ['OPENWEBTEXT_HUB', 'DATASETS', 'load_corpus', 'prepare_corpus', 'prepare', 'main']
@@ -54,9 +54,33 @@ def _load_files(path: Path):
         raise NanoGPTError(f"no readable documents in {path}: expected {', '.join(sorted(_FILE_KINDS))} files")
     if len(kinds) > 1:
         raise NanoGPTError(f"{path} mixes file kinds ({', '.join(sorted(kinds))}); put one kind of file in a folder")
+    if all(p.stat().st_size == 0 for p in files):
+        raise NanoGPTError(f"no documents in {path}: {'it is' if len(files) == 1 else 'all its files are'} empty")
     kind = kinds.pop()
     extra = {"sample_by": "paragraph"} if kind == "text" else {}
-    return datasets.load_dataset(kind, data_files=[str(p) for p in files], split="train", **extra)
+    try:
+        return datasets.load_dataset(kind, data_files=[str(p) for p in files], split="train", **extra)
+    except Exception as e:
+        raise NanoGPTError(f"could not read the corpus in {path}: {_unreadable(files, kind) or _first_line(e)}") from e
+
+
+def _first_line(e: BaseException) -> str:
+    while e.__cause__ is not None or e.__context__ is not None:  # datasets wraps the reader's error: report that one
+        e = e.__cause__ or e.__context__
+    return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
+
+
+def _unreadable(files: list[Path], kind: str) -> str | None:
+    "The first text-like file that is not UTF-8, named, when loading failed."
+    if kind in ("text", "json", "csv"):
+        for p in files:
+            try:
+                with open(p, encoding="utf-8") as f:
+                    for _ in iter(lambda: f.read(2**20), ""):
+                        pass
+            except UnicodeDecodeError as e:
+                return f"{p} is not UTF-8 text ({e.reason} at byte {e.start}); convert it, or leave it out"
+    return None
 
 
 def load_corpus(source, text_column: str = "text"):
@@ -74,6 +98,13 @@ def load_corpus(source, text_column: str = "text"):
         raise NanoGPTError(f"no column {text_column!r} in the corpus (columns: {', '.join(ds.column_names)}); "
                            "pass --text_column NAME")
     ds = ds.select_columns([text_column])
+    if getattr(ds.features[text_column], "dtype", None) not in ("string", "large_string"):
+        raise NanoGPTError(f"column {text_column!r} of the corpus holds {ds.features[text_column]}, not text; "
+                           "pass --text_column with the column of the documents' text")
+    if nulls := ds.data.column(text_column).null_count:  # counted by Arrow, without reading the texts
+        where = f" in {source}" if isinstance(source, (str, Path)) else ""
+        raise NanoGPTError(f"{nulls:,} row(s) of the corpus{where} have no text (null or missing {text_column!r}); "
+                           "remove them or fill them in")
     return ds.rename_column(text_column, "text") if text_column != "text" else ds
 
 # %% ../nbs/10_corpus.ipynb #53b608c6
@@ -103,10 +134,11 @@ def _write_stream(ds, path: Path, desc: str) -> int:
 def prepare_corpus(name: str, source, data_dir="data", num_proc: int | None = None, text_column="text",
                    val_fraction: float = 0.0005, seed: int = 2357) -> Path:
     "Tokenize a corpus of documents with GPT-2 BPE into `<data_dir>/<name>/`: see `load_corpus` for `source`."
-    dest = writable_dir(Path(data_dir).expanduser() / name)
+    dest = writable_dir(Path(data_dir).expanduser() / name, "--data_dir")
     ds = load_corpus(source, text_column)
     if len(ds) < 2:
-        raise NanoGPTError(f"the corpus has {len(ds)} document(s); at least 2 are needed to hold one out for validation")
+        raise NanoGPTError(f"the corpus in {source} has {'no documents' if not len(ds) else 'one document'}; "
+                           "at least 2 are needed, to hold one out for validation")
     n_val = max(1, round(len(ds) * val_fraction))
     split = ds.train_test_split(test_size=n_val, seed=seed, shuffle=True)
     num_proc = max(1, min(num_proc or os.cpu_count() or 1, len(ds) // 2))
@@ -136,6 +168,10 @@ def prepare(name: str, data_dir="data", input=None, num_proc: int | None = None,
     "Prepare dataset `name` into `<data_dir>/<name>/`; for names other than the known ones, `input` is required."
     if not name or name != Path(name).name or name.startswith("."):
         raise NanoGPTError(f"dataset name {name!r} must be a plain folder name, like shakespeare_char")
+    if num_proc is not None and num_proc < 1:
+        raise NanoGPTError(f"num_proc={num_proc}: must be >= 1 (or left out: all cores)")
+    if not text_column:
+        raise NanoGPTError("text_column is empty: name the column that holds the documents' text")
     if name in ("shakespeare_char", "shakespeare"):
         return prepare_shakespeare(name, data_dir, input)
     if name == "openwebtext" and input is None:

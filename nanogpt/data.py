@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -20,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core import NanoGPTError, atomic_write
+from .core import NanoGPTError, atomic_write, writable_dir
 
 # %% auto #0
-__all__ = ['SHAKESPEARE_URL', 'SHAKESPEARE_SHA256', 'SHAKESPEARE_ENV', 'sha256_of', 'download', 'shakespeare_text',
-           'CharTokenizer', 'gpt2_encoding', 'BPETokenizer', 'tokenizer_from_meta', 'writable_dir', 'staged_dataset',
-           'write_dataset', 'dataset_dir', 'load_meta', 'prepare_shakespeare', 'batch_offsets', 'get_batch']
+__all__ = ['SHAKESPEARE_URL', 'SHAKESPEARE_SHA256', 'SHAKESPEARE_ENV', 'DATASET_FILES', 'sha256_of', 'download',
+           'shakespeare_text', 'CharTokenizer', 'gpt2_encoding', 'BPETokenizer', 'tokenizer_from_meta',
+           'staged_dataset', 'write_dataset', 'dataset_dir', 'load_meta', 'prepare_shakespeare', 'batch_offsets',
+           'get_batch']
 
 # %% ../nbs/01_data.ipynb #3da444ce
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -173,20 +173,10 @@ def tokenizer_from_meta(meta: dict):
     raise NanoGPTError(f"unknown tokenizer {kind!r} in meta; expected 'char' or 'gpt2'")
 
 # %% ../nbs/01_data.ipynb #42839a40
-def writable_dir(path: Path) -> Path:
-    "Create `path` if needed and check that files can be written in it."
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=path).close()
-    except OSError as e:
-        raise NanoGPTError(f"cannot write to {path} ({e.strerror or e}); pass --data_dir with a writable folder") from e
-    return path
-
-
 @contextmanager
 def staged_dataset(dest: Path):
     "Yield temporary paths for `train`, `val` and `meta` in `dest`; once all are written, move them in, meta.json last."
-    dest = writable_dir(Path(dest))
+    dest = writable_dir(dest, "--data_dir")
     with atomic_write(dest / "meta.json") as meta, atomic_write(dest / "val.bin") as val, \
          atomic_write(dest / "train.bin") as train:
         yield {"train": train, "val": val, "meta": meta}
@@ -205,27 +195,89 @@ def write_dataset(dest, tokenizer, train_ids, val_ids, **info) -> Path:
     return Path(dest)
 
 # %% ../nbs/01_data.ipynb #29e2638c
+DATASET_FILES = ("train.bin", "val.bin", "meta.json")
+
+
+def _prepare_command(data_dir, name) -> str:
+    return f"nanogpt-prepare {name}" + (f" --data_dir {data_dir}" if str(data_dir) != "data" else "")
+
+
 def dataset_dir(data_dir, name: str, prepare_missing: bool = False) -> Path:
-    "The folder of prepared dataset `name` in `data_dir`; with `prepare_missing`, tiny Shakespeare is prepared on first use."
+    "The folder of prepared dataset `name` in `data_dir`; with `prepare_missing`, tiny Shakespeare is prepared into a folder without its files."
     d = Path(data_dir) / name
-    if not (d / "meta.json").is_file():
-        if not (prepare_missing and name in ("shakespeare_char", "shakespeare")):
-            flag = f" --data_dir {data_dir}" if str(data_dir) != "data" else ""
-            raise NanoGPTError(f"dataset {name!r} is not prepared in {data_dir}; run: nanogpt-prepare {name}{flag}")
-        print(f"dataset {name} is not prepared in {data_dir}: preparing it now", flush=True)
-        prepare_shakespeare(name, data_dir)
+    have = [f for f in DATASET_FILES if (d / f).is_file()]
+    if len(have) == len(DATASET_FILES):
+        return d
+    if have:  # part of a dataset, perhaps from the user's own text: never prepare over it
+        missing = ", ".join(f for f in DATASET_FILES if f not in have)
+        raise NanoGPTError(f"dataset folder {d} is incomplete: it has {', '.join(have)} but no {missing}; prepare it again: "
+                           f"{_prepare_command(data_dir, name)} (with --input if it came from your own text)")
+    if not (prepare_missing and name in ("shakespeare_char", "shakespeare")):
+        raise NanoGPTError(f"dataset {name!r} is not prepared in {data_dir}; run: {_prepare_command(data_dir, name)}")
+    print(f"dataset {name} is not prepared in {data_dir}: preparing it now", flush=True)
+    prepare_shakespeare(name, data_dir)
     return d
 
 
 def load_meta(d) -> dict:
-    "The `meta.json` of the prepared dataset folder `d`."
+    "The `meta.json` of the prepared dataset folder `d`, checked against its token files."
     d = Path(d)
-    return json.loads((dataset_dir(d.parent, d.name) / "meta.json").read_text())
+    d = dataset_dir(d.parent, d.name)
+    path, again = d / "meta.json", f"prepare the dataset again: {_prepare_command(d.parent, d.name)}"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:  # json's errors are ValueErrors
+        raise NanoGPTError(f"{path} is not valid JSON ({e}); {again}") from None
+    if not isinstance(meta, dict):
+        raise NanoGPTError(f"{path} holds a JSON {type(meta).__name__}, not an object; {again}")
+    if problem := _meta_problem(meta):
+        raise NanoGPTError(f"{path}: {problem}; {again}")
+    for split in ("train", "val"):
+        if problem := _tokens_problem(d / f"{split}.bin", meta.get(f"{split}_tokens"), meta["vocab_size"]):
+            raise NanoGPTError(f"{d / split}.bin {problem}; {again}")
+    return meta
+
+
+def _meta_problem(meta: dict) -> str | None:
+    if meta.get("tokenizer") not in ("char", "gpt2"):
+        return f"tokenizer is {meta.get('tokenizer')!r}, not 'char' or 'gpt2'"
+    v = meta.get("vocab_size")
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65536:
+        return f"vocab_size is {v!r}, not a whole number from 1 to 65,536"
+    itos = meta.get("itos")
+    if meta["tokenizer"] == "char" and not (isinstance(itos, list) and all(isinstance(c, str) for c in itos)):
+        return "itos, the table of characters, is missing or not a list of strings"
+    if meta["tokenizer"] == "char" and len(itos) != v:
+        return f"vocab_size is {v} but itos lists {len(itos)} characters"
+    return None
+
+
+def _tokens_problem(path: Path, expected, vocab_size: int) -> str | None:
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty: it holds no tokens"
+    if size % 2:
+        return f"holds {size:,} bytes, an odd number: not whole 2-byte token ids (cut short?)"
+    if isinstance(expected, int) and expected != size // 2:
+        return f"holds {size // 2:,} tokens, but meta.json says {expected:,}"
+    top = _max_token(str(path), size, path.stat().st_mtime_ns)
+    if top >= vocab_size:
+        return f"holds token id {top}, but the vocabulary has {vocab_size} (ids 0 to {vocab_size - 1})"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _max_token(path: str, size: int, mtime_ns: int) -> int:  # size and time: a changed file is read again
+    tokens = np.memmap(path, dtype=np.uint16, mode="r")
+    n, w = len(tokens), 2**20
+    if n <= 2**27:
+        return int(tokens.max())
+    return int(max(tokens[s:s + w].max() for s in np.linspace(0, n - w, 64, dtype=np.int64)))
 
 # %% ../nbs/01_data.ipynb #fabea50c
 def prepare_shakespeare(name="shakespeare_char", data_dir="data", input=None) -> Path:
     "Tiny Shakespeare, split 90/10, as characters (`shakespeare_char`) or GPT-2 BPE tokens (`shakespeare`)."
-    dest = writable_dir(Path(data_dir).expanduser() / name)
+    dest = writable_dir(Path(data_dir).expanduser() / name, "--data_dir")
     text = shakespeare_text(input, dest)
     tokenizer = CharTokenizer.from_text(text) if name == "shakespeare_char" else BPETokenizer()
     n = int(len(text) * 0.9)

@@ -8,8 +8,11 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 import torch.nn as nn
@@ -230,6 +233,16 @@ def _hf_gpt2_dir(path: Path) -> dict:
     return hf
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    "Does a connection to the Hugging Face hub (or `HF_ENDPOINT`) open within `timeout` seconds?"
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def from_pretrained(name_or_path: str, **overrides) -> GPT:
     "A `GPT` with the weights of 'gpt2'...'gpt2-xl' or of a local Hugging Face GPT-2 directory."
     if set(overrides) - {"dropout"}:
@@ -244,11 +257,14 @@ def from_pretrained(name_or_path: str, **overrides) -> GPT:
         raise NanoGPTError(f"unknown pretrained model {name_or_path!r}: valid names are {', '.join(GPT2_SIZES)}, "
                            "or give a local Hugging Face GPT-2 directory")
     from transformers import GPT2LMHeadModel
-    try:
-        hf = GPT2LMHeadModel.from_pretrained(source, dtype=torch.float32)
+    offline = source != name_or_path and (os.environ.get("HF_HUB_OFFLINE") or not _hub_reachable())
+    try:  # with no way to the hub, only the local cache: a clear error now, not after half a minute of retries
+        hf = GPT2LMHeadModel.from_pretrained(source, dtype=torch.float32, local_files_only=bool(offline))
     except OSError as e:
         raise NanoGPTError(f"could not load {source} ({str(e).splitlines()[0][:200]}); "
-                           "check the network (weights download on first use) or give a local directory") from e
+                           + ("there is no network to the Hugging Face hub and it is not in the local cache: "
+                              "download it once with a network, " if offline else "check the network (weights download "
+                              "on first use) ") + "or give a local directory") from e
     c = hf.config
     model = GPT(GPTConfig(block_size=c.n_positions, vocab_size=c.vocab_size, n_layer=c.n_layer, n_head=c.n_head,
                           n_embd=c.n_embd, bias=True, dropout=overrides.get("dropout", 0.0)))

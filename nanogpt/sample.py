@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_model
-from .config import parse_config
+from .config import check_ranges, parse_config
 from .core import NanoGPTError, cli_main, resolve_device, resolve_dtype, use_device
 from .generate import TextStream, check_sampling, generate_stream
 from .model import GPT2_SIZES
@@ -25,6 +25,8 @@ def encode_prompt(start: str, tokenizer) -> list[int]:
     "Token ids of `start` (`FILE:path` reads the prompt from a file); an empty BPE prompt starts at <|endoftext|>."
     if start.startswith("FILE:"):
         path = Path(start[5:]).expanduser()
+        if path.is_dir():
+            raise NanoGPTError(f"prompt file {path} is a folder (from --start={start}); give a file after FILE:")
         if not path.is_file():
             raise NanoGPTError(f"prompt file {path} does not exist (from --start={start}); give an existing file after FILE:")
         try:
@@ -60,8 +62,7 @@ def sample(cfg: SampleConfig, out=None) -> list[str]:
     "Generate `cfg.num_samples` continuations of `cfg.start`, streaming them to `out` (stdout); returns the texts."
     out = out or sys.stdout
     check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, cfg.max_new_tokens)  # before loading a model, which may be big
-    if cfg.max_new_tokens < 1 or cfg.num_samples < 1:
-        raise NanoGPTError(f"max_new_tokens={cfg.max_new_tokens}, num_samples={cfg.num_samples}: both must be at least 1")
+    check_ranges(cfg, {"max_new_tokens": ">= 1", "num_samples": ">= 1", "seed": "a seed, 0 to 2**63 - 1", "out_dir": "a path"})
     if cfg.init_from != "resume" and cfg.init_from not in GPT2_SIZES and not Path(cfg.init_from).is_dir():
         raise NanoGPTError(f"init_from={cfg.init_from!r}: use resume (with --out_dir), one of {', '.join(GPT2_SIZES)}, "
                            "or a local Hugging Face GPT-2 directory")

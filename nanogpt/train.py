@@ -20,16 +20,17 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from .checkpoint import CKPT, LOG, STATE, holds_run, load_checkpoint, model_from_checkpoint, save_run
-from .config import TrainConfig, parse_config
+from .checkpoint import (CKPT, LOG, STATE, RunLock, holds_run, load_checkpoint, model_from_checkpoint, save_run,
+                                trim_log)
+from .config import TrainConfig, check_train_config, parse_config
 from .core import NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype, use_device
 from .data import dataset_dir, get_batch, load_meta
 from .model import GPT, GPTConfig, configure_optimizer, estimate_mfu, from_pretrained, fused_attention_pays
 
 # %% auto #0
-__all__ = ['lr_at', 'estimate_loss', 'StopFlag', 'Processes', 'init_processes', 'agree', 'Progress', 'check_train_config',
-           'model_config', 'build_model', 'restore', 'resume_state', 'Run', 'setup', 'Recorder', 'train_step', 'save',
-           'evaluate', 'log_step', 'stop_agreed', 'save_interrupted', 'train_loop', 'train', 'main']
+__all__ = ['lr_at', 'estimate_loss', 'StopFlag', 'Processes', 'init_processes', 'agree', 'Progress', 'model_config',
+           'build_model', 'restore', 'resume_state', 'Run', 'setup', 'Recorder', 'train_step', 'save', 'evaluate',
+           'log_step', 'stop_agreed', 'save_interrupted', 'train_loop', 'train', 'main']
 
 # %% ../nbs/06_train.ipynb #8c2f7caa
 def lr_at(it: int, cfg: TrainConfig) -> float:
@@ -154,17 +155,6 @@ class Progress:
     saved_iter: int | None = None  # the last iteration saved
 
 
-def check_train_config(cfg: TrainConfig):
-    "Range checks the type checks cannot do."
-    for key in ("batch_size", "block_size", "gradient_accumulation_steps", "eval_interval", "eval_iters", "log_interval",
-                "n_layer", "n_head", "n_embd"):
-        if getattr(cfg, key) < 1:
-            raise NanoGPTError(f"{key}={getattr(cfg, key)}: must be at least 1")
-    if cfg.max_iters < 0 or not 0 <= cfg.dropout < 1 or cfg.learning_rate <= 0 or cfg.seed < 0 or cfg.vocab_size < 0:
-        raise NanoGPTError(f"need max_iters >= 0, 0 <= dropout < 1, learning_rate > 0, seed >= 0 and vocab_size >= 0 "
-                           f"(got {cfg.max_iters}, {cfg.dropout}, {cfg.learning_rate}, {cfg.seed}, {cfg.vocab_size})")
-
-
 def model_config(cfg: TrainConfig, meta: dict) -> GPTConfig:
     "The shape of a model trained from scratch: `cfg`'s model keys, with the dataset's vocabulary unless set."
     vocab = cfg.vocab_size or (50304 if meta["tokenizer"] == "gpt2" else meta["vocab_size"])  # GPT-2's padded to 64
@@ -286,14 +276,16 @@ def _fresh_out_dir(out_dir):
 class Recorder:
     "The one sink of a run's records: the printed line, the returned history, log.jsonl and wandb (rank 0 writes)."
 
-    def __init__(self, cfg: TrainConfig, master: bool):
+    def __init__(self, cfg: TrainConfig, master: bool, progress: Progress | None = None):
         self.master, self.file, self.wandb = master, None, None
         self.history = {"iter": [], "loss": [], "lr": [], "grad_norm": [], "eval": [], "stopped": None}
         self.t_start = self.t_last = time.perf_counter()
         self.iters = 0
         if master and not cfg.eval_only:
-            Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-            self.file = open(Path(cfg.out_dir) / LOG, "a" if cfg.init_from == "resume" else "w")
+            log = Path(cfg.out_dir) / LOG
+            if cfg.init_from == "resume" and progress is not None:  # the iterations after the resume point are logged again
+                trim_log(log, progress.iter_num, progress.eval_iter)
+            self.file = open(log, "a" if cfg.init_from == "resume" else "w")
         if master and cfg.wandb_log:
             try:
                 import wandb
@@ -453,12 +445,15 @@ def train(cfg: TrainConfig) -> dict:
     "Train (or with `eval_only`, evaluate) as `cfg` says. Returns the history of logged losses and evaluations."
     check_train_config(cfg)
     procs, device = init_processes(cfg)
+    lock = RunLock(cfg.out_dir)
     try:
         if cfg.gradient_accumulation_steps % procs.world:
             raise NanoGPTError(f"gradient_accumulation_steps={cfg.gradient_accumulation_steps} must be divisible by "
                                f"the {procs.world} processes")
+        if not cfg.eval_only:
+            agree(procs, lock.acquire)  # rank 0 holds the run directory until the run ends
         run, progress = setup(cfg, procs, device)
-        rec = Recorder(cfg, procs.master)
+        rec = Recorder(cfg, procs.master, progress)
         block = run.model.config.block_size
         rec.say(f"{run.model.num_params() / 1e6:.2f}M parameters | {run.tokens_per_iter:,} tokens per iteration "
                 f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}, "
@@ -471,6 +466,7 @@ def train(cfg: TrainConfig) -> dict:
         rec.history["best_val_loss"] = progress.best_val_loss
         return rec.history
     finally:
+        lock.release()
         if procs.ddp:
             dist.destroy_process_group()
 

@@ -17,6 +17,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from conftest import BIN, one_line_error, run_cli
 from nanogpt.corpus import prepare
 from nanogpt.checkpoint import atomic_save, load_checkpoint
+from nanogpt.core import NanoGPTError
 
 
 @pytest.fixture(scope="module")
@@ -160,18 +161,18 @@ def test_resume_state_is_dropped_and_ddp_broadcasts_no_buffers(tmp_path, data_di
 
 
 def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
-    path = tmp_path / "ckpt.pt"
+    path = tmp_path / "weights.pt"
     atomic_save({"w": torch.ones(3)}, path)
 
     def dying_save(obj, f, *a, **k):
         Path(f).write_bytes(b"half a checkpoint")
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(torch, "save", dying_save)
-    with pytest.raises(OSError):
+    with pytest.raises(NanoGPTError, match="could not write .*No space left on device.*the previous weights.pt"):
         atomic_save({"w": torch.zeros(3)}, path)
     monkeypatch.undo()
     assert torch.equal(load_checkpoint(path)["w"], torch.ones(3))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.pt"]  # no temp file left behind
 
 
 def test_nan_stops_without_touching_the_checkpoint(tmp_path, data_dir):
@@ -243,7 +244,7 @@ def test_config_errors(tmp_path, data_dir):
     one_line_error(run("--batch_size"), "--key=value")
     one_line_error(run("--dtype=float16", "--device=cpu"), "float16 needs a GPU")
     one_line_error(run("--device=cuda"), "CUDA is not available")
-    one_line_error(run(*tiny(tmp_path / "o", data_dir, seed=-1)), "seed >= 0")
+    one_line_error(run(*tiny(tmp_path / "o", data_dir, seed=-1)), "seed=-1: must be a seed, 0 to 2**63 - 1")
     one_line_error(run(*tiny(tmp_path / "o", data_dir, dataset="owt_nope")), "nanogpt-prepare owt_nope")
     help_text = run("--help")
     assert help_text.returncode == 0 and "--gradient_accumulation_steps=40" in help_text.stdout
