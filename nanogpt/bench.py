@@ -188,32 +188,34 @@ def bench_generate(model_cfg: GPTConfig, new_tokens: int, device: str = "cpu", d
 # %% ../nbs/09_bench.ipynb #eb383efb
 @dataclass
 class BenchConfig:
-    "Settings of nanogpt-bench."
-    model: str = "shakespeare_char"  # tiny | shakespeare_char_cpu | shakespeare_char | gpt2 | gpt2-medium | gpt2-large | gpt2-xl
+    "Time training steps (and generation) of a model on this machine, side by side: nanogpt-bench's settings."
+    model: str = "auto"  # auto (gpt2 on a GPU, shakespeare_char_cpu elsewhere: about a minute) | tiny | shakespeare_char | gpt2-medium ...
     batch_size: int = 0  # 0: the model's usual micro-batch
     block_size: int = 0  # 0: the model's context
     variants: str = "auto"  # comma-separated fp32 | bf16 | fp16, each optionally +compile, +ddp (in wrapping order); auto = all unwrapped
     train: bool = True  # time the training step
-    warmup: int = 3
-    iters: int = 10
+    warmup: int = 3  # untimed steps first (compilation happens in the first)
+    iters: int = 10  # timed steps, in up to 5 windows
     dataset: str = ""  # read batches from this prepared dataset (in data_dir); "" = random tokens
-    data_dir: str = "data"
+    data_dir: str = "data"  # where --dataset is prepared
     generate: str = ""  # comma-separated numbers of new tokens to time generation for, e.g. 256,1024
     profile: bool = False  # also profile one step of the first variant
     trace: str = "bench-trace.json"  # where --profile writes its Chrome trace
     json: bool = False  # print JSON instead of tables
-    device: str = "auto"
-    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
+    seed: int = 0  # seeds the models' initialisation and the random batches
 
 
 def run_bench(cfg: BenchConfig, out=None) -> dict:
     "Run the benchmarks `cfg` asks for; print a table (or JSON) to `out` and return the results."
     out = out or sys.stdout
-    if cfg.model not in BENCH_MODELS:
-        raise NanoGPTError(f"model={cfg.model!r}: choose one of {', '.join(BENCH_MODELS)}")
+    if cfg.model not in ("auto", *BENCH_MODELS):
+        raise NanoGPTError(f"model={cfg.model!r}: choose auto or one of {', '.join(BENCH_MODELS)}")
     check_ranges(cfg, {"warmup": ">= 0", "iters": ">= 1", "batch_size": ">= 0", "block_size": ">= 0",
                        "seed": "a seed, 0 to 2**63 - 1"})
     device = use_device(resolve_device(cfg.device))  # TF32 on, as in training
+    if cfg.model == "auto":  # what fits the machine: GPT-2 on a GPU, the CPU recipe's model elsewhere
+        cfg = replace(cfg, model="gpt2" if device.startswith("cuda") else "shakespeare_char_cpu")
     model_cfg, batch = BENCH_MODELS[cfg.model]
     model_cfg, batch = replace(model_cfg, block_size=cfg.block_size or model_cfg.block_size), cfg.batch_size or batch
     data = dataset_dir(cfg.data_dir, cfg.dataset) if cfg.dataset else None
@@ -225,11 +227,14 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
     with torch.device("meta"):
         params = GPT(model_cfg).num_params()  # shapes only
     result = {"device": device, "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
-              "torch": torch.__version__, "model": cfg.model, "params": params, "batch_size": batch,
+              "torch": torch.__version__, "threads": torch.get_num_threads(), "model": cfg.model, "params": params, "batch_size": batch,
               "block_size": model_cfg.block_size, "train": [], "generate": []}
-    for name, dtype, comp, ddp in variants if cfg.train else ():
+    for i, (name, dtype, comp, ddp) in enumerate(variants if cfg.train else ()):
+        print(f"[{i + 1}/{len(variants)}] {name}: {cfg.warmup} warm-up + {cfg.iters} timed steps"
+              + (" (compiling first: tens of seconds)" if comp else ""), end=" ... ", file=sys.stderr, flush=True)
         with process_group(device) if ddp else contextlib.nullcontext():
             r = bench_train_step(model_cfg, batch, device, dtype, comp, cfg.warmup, cfg.iters, data, cfg.seed, ddp)
+        print(f"{r['median_ms']:.1f} ms a step", file=sys.stderr, flush=True)
         result["train"].append({"variant": name, **r, "speedup": None})
     for r in result["train"]:
         r["speedup"] = result["train"][0]["median_ms"] / r["median_ms"]
@@ -251,7 +256,7 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
 def format_report(r: dict) -> str:
     "The human-readable tables of a `run_bench` result."
     lines = [f"{r['model']}: {r['params'] / 1e6:.2f}M parameters, batch {r['batch_size']} x block {r['block_size']}, "
-             f"on {r['device_name']} (torch {r['torch']})"]
+             f"on {r['device_name']} (torch {r['torch']}, {r['threads']} CPU threads)"]
     if r["train"]:
         mem = r["train"][0]["peak_mem_mb"] is not None
         lines += ["", f"{'variant':<18}{'median ms':>11}{'min ms':>10}{'tokens/s':>12}{'MFU':>8}{'vs first':>10}{'warm-up s':>11}"
@@ -271,7 +276,7 @@ def format_report(r: dict) -> str:
 
 def main(argv=None):
     "Console script `nanogpt-bench [CONFIG_FILE ...] [--key=value ...]`."
-    cli_main(lambda: run_bench(parse_config(BenchConfig, sys.argv[1:] if argv is None else argv)))
+    cli_main(lambda: run_bench(parse_config(BenchConfig, sys.argv[1:] if argv is None else argv, "nanogpt-bench")))
 
 # %% ../nbs/09_bench.ipynb #0e623857
 #| eval: false

@@ -17,11 +17,11 @@ from .data import BPETokenizer, tokenizer_from_meta
 from .model import GPT, GPT2_SIZES, GPTConfig, from_pretrained
 
 # %% auto #0
-__all__ = ['CKPT', 'STATE', 'LOG', 'CKPT_KEYS', 'STATE_KEYS', 'atomic_save', 'clean_state_dict', 'holds_run', 'save_run',
+__all__ = ['CKPT', 'STATE', 'LOG', 'PLOT', 'CKPT_KEYS', 'STATE_KEYS', 'atomic_save', 'clean_state_dict', 'holds_run', 'save_run',
            'load_checkpoint', 'model_from_checkpoint', 'RunLock', 'trim_log', 'load_model']
 
 # %% ../nbs/05_checkpoint.ipynb #0fbd44c3
-CKPT, STATE, LOG = "ckpt.pt", "state.pt", "log.jsonl"
+CKPT, STATE, LOG, PLOT = "ckpt.pt", "state.pt", "log.jsonl", "loss.png"
 
 
 CKPT_KEYS = ("model", "model_args", "meta", "config", "iter_num")

@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
+import inspect
+import linecache
+import re
 import sys
 import types
 import typing
@@ -18,41 +22,41 @@ from .model import GPT2_SIZES, GPTConfig
 
 # %% auto #0
 __all__ = ['RANGES', 'TRAIN_RANGES', 'TrainConfig', 'shipped_configs', 'find_config_file', 'read_config_file', 'check_value',
-           'parse_config', 'config_help', 'check_ranges', 'check_train_config']
+           'parse_config', 'field_docs', 'config_help', 'check_ranges', 'check_train_config']
 
 # %% ../nbs/04_config.ipynb #85950b2b
 @dataclass
 class TrainConfig(GPTConfig):
-    "Every training setting and its default; config files and `--key=value` override them."
+    "Train a GPT from scratch, resume a run, or finetune GPT-2: every setting of nanogpt-train, with its default."
     vocab_size: int = 0  # 0: the dataset's (GPT-2's 50,257 padded to 50,304 for BPE data)
     bias: bool = False
     # I/O
     out_dir: str = "out"  # run directory: checkpoints and log.jsonl
     eval_interval: int = 2000  # evaluate (and maybe checkpoint) every this many iterations
-    log_interval: int = 1
+    log_interval: int = 1  # print and log a training step every this many iterations
     eval_iters: int = 200  # batches per split in each evaluation
     eval_only: bool = False  # evaluate once and exit
     always_save_checkpoint: bool = True  # False: save only when val loss improves
     init_from: str = "scratch"  # scratch | resume | gpt2 | gpt2-medium | gpt2-large | gpt2-xl | a local HF GPT-2 dir
     # wandb logging
-    wandb_log: bool = False
-    wandb_project: str = "owt"
-    wandb_run_name: str = "gpt2"
+    wandb_log: bool = False  # log to Weights & Biases (pip install wandb)
+    wandb_project: str = "owt"  # its project
+    wandb_run_name: str = "gpt2"  # its run name
     # data
-    dataset: str = "openwebtext"
-    data_dir: str = "data"
+    dataset: str = "openwebtext"  # the prepared dataset: its folder name in data_dir (nanogpt-prepare makes it)
+    data_dir: str = "data"  # where prepared datasets live
     gradient_accumulation_steps: int = 40  # micro-batches per optimizer step, over all processes
     batch_size: int = 12  # sequences per micro-batch
     # AdamW
-    learning_rate: float = 6e-4
+    learning_rate: float = 6e-4  # peak learning rate, after the warmup
     max_iters: int = 600000  # optimizer steps
-    weight_decay: float = 1e-1
-    beta1: float = 0.9
-    beta2: float = 0.95
+    weight_decay: float = 1e-1  # AdamW's decoupled weight decay, on 2-D weights only
+    beta1: float = 0.9  # AdamW's decay of the gradient's running mean
+    beta2: float = 0.95  # AdamW's decay of the squared gradient's running mean
     grad_clip: float = 1.0  # clip the gradient norm to this; 0 disables
     # learning-rate schedule
     decay_lr: bool = True  # False: constant learning_rate
-    warmup_iters: int = 2000
+    warmup_iters: int = 2000  # iterations of linear warmup from 0 to learning_rate
     lr_decay_iters: int = 600000  # usually max_iters
     min_lr: float = 6e-5  # usually learning_rate / 10
     # distributed
@@ -61,7 +65,7 @@ class TrainConfig(GPTConfig):
     device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
     compile: bool = True  # torch.compile the model
-    seed: int = 1337
+    seed: int = 1337  # seeds the model's initialisation, dropout and the batch sampler
 
 # %% ../nbs/04_config.ipynb #6ea42b86
 def shipped_configs() -> dict[str, Path]:
@@ -118,12 +122,13 @@ def check_value(cls, key: str, value, source: str, raw: str | None = None):
     raise NanoGPTError(f"{source}: {key}={value!r} is {type(value).__name__}, expected {expected}")
 
 
-def parse_config(cls, argv: list[str]):
-    "An instance of dataclass `cls` from defaults < config files < `--key=value` (in the order given)."
+def parse_config(cls, argv: list[str], prog: str = ""):
+    "An instance of dataclass `cls` from defaults < config files < `--key=value` (in the order given); `--help` prints `config_help`."
+    if "-h" in argv or "--help" in argv:  # the help shows the values the other arguments give
+        print(config_help(cls, parse_config(cls, [a for a in argv if a not in ("-h", "--help")]), prog))
+        sys.exit(0)
     values = {}
     for arg in argv:
-        if arg in ("-h", "--help"):
-            print(config_help(cls)); sys.exit(0)
         if arg.startswith("--"):
             key, eq, raw = arg[2:].partition("=")
             if not eq and key in {f.name for f in fields(cls)} and bool in _allowed_types(cls, key):
@@ -142,13 +147,39 @@ def parse_config(cls, argv: list[str]):
     return cls(**values)
 
 
-def config_help(cls) -> str:
-    "Usage text: every key with its type and default, and the shipped config files."
-    lines = [f"usage: [CONFIG_FILE ...] [--key=value ...]   ({cls.__doc__})", ""]
-    hints = typing.get_type_hints(cls)
-    lines += [f"  --{f.name}={f.default!r}".ljust(44) + getattr(hints[f.name], "__name__", str(hints[f.name]))
-              for f in fields(cls)]
-    return "\n".join(lines + ["", "shipped config files: " + ", ".join(shipped_configs())])
+def field_docs(cls) -> dict[str, str]:
+    "What each field of dataclass `cls` means: the comment after it in the source (of `cls` and the dataclasses it extends)."
+    docs = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update(re.findall(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", _class_source(klass), re.MULTILINE))
+    return docs
+
+
+def _class_source(klass) -> str:
+    try:
+        return inspect.getsource(klass)
+    except (OSError, TypeError):  # defined in a notebook cell: look among the cells' sources Python keeps for tracebacks
+        start = re.compile(rf"^class {klass.__name__}\b", re.MULTILINE)
+        for entry in list(linecache.cache.values()):
+            text = "".join(entry[2]) if len(entry) > 2 else ""
+            if match := start.search(text):
+                return text[match.start():]
+    return ""
+
+
+def config_help(cls, cfg=None, prog: str = "") -> str:
+    "Usage text: the command and its purpose, then every key with its value in `cfg` (else the default), its type and meaning."
+    cfg, hints, docs = cfg or cls(), typing.get_type_hints(cls), field_docs(cls)
+    lines = [f"usage: {prog or 'nanogpt'} [CONFIG_FILE ...] [--key=value ...]", "", cls.__doc__, "",
+             "Settings, later ones winning: the defaults, CONFIG_FILEs (Python files of `key = value` lines), --key=value.",
+             "Values below are those after the arguments given.", ""]
+    for f in fields(cls):
+        kind = re.sub(r"\b(typing|builtins)\.", "", getattr(hints[f.name], "__name__", str(hints[f.name])))
+        lines.append(f"  --{f.name}={getattr(cfg, f.name)!r}".ljust(40) + f" {kind:<11} {docs.get(f.name, '')}".rstrip())
+    if issubclass(cls, TrainConfig):
+        lines += ["", "config files shipped with the package, by name: " + ", ".join(shipped_configs())]
+    return "\n".join(lines)
 
 # %% ../nbs/04_config.ipynb #df27ad2b
 RANGES = {">= 0": lambda v: v >= 0, ">= 1": lambda v: v >= 1, "> 0": lambda v: v > 0, "[0, 1)": lambda v: 0 <= v < 1,

@@ -18,8 +18,8 @@ import torch
 
 # %% auto #0
 __all__ = ['DTYPES', 'GPU_PEAK_FLOPS', 'NanoGPTError', 'cli_main', 'atomic_write', 'writable_dir', 'cpu_has_bf16',
-           'resolve_device', 'use_device', 'resolve_dtype', 'autocast', 'synchronize', 'time_per_call', 'best_time',
-           'measure_matmul_flops', 'peak_flops', 'measure_bandwidth']
+           'resolve_device', 'use_device', 'resolve_dtype', 'format_seconds', 'autocast', 'synchronize',
+           'time_per_call', 'best_time', 'measure_matmul_flops', 'peak_flops', 'peak_source', 'measure_bandwidth']
 
 # %% ../nbs/00_core.ipynb #55b016b1
 class NanoGPTError(ValueError):
@@ -129,6 +129,12 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
     return DTYPES[name]
 
 
+def format_seconds(s: float) -> str:
+    "A duration the way people say it: 42s, 3m12s, 1h05m."
+    s = int(round(s))
+    return f"{s}s" if s < 60 else f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 def autocast(device: str, dtype: torch.dtype):
     "The mixed-precision context for a forward pass in `dtype` on `device` (nothing to do for float32)."
     if dtype == torch.float32:
@@ -197,14 +203,23 @@ def _matmul_flops(device, dtype, n, seconds, tf32) -> float:
 
 
 def peak_flops(device: str = "cpu", dtype: torch.dtype = torch.float32) -> float:
-    "Peak FLOP/s to divide by: the data-sheet figure of known GPUs in bf16/fp16, else measured."
+    "Peak FLOP/s to divide by: the data-sheet figure of known GPUs in bf16/fp16, else measured (see `peak_source`)."
+    return _data_sheet_peak(device, dtype) or measure_matmul_flops(device, dtype)
+
+
+def peak_source(device: str = "cpu", dtype: torch.dtype = torch.float32) -> str:
+    "Where `peak_flops` comes from, in words, for the logs."
+    if _data_sheet_peak(device, dtype):
+        return f"the {torch.cuda.get_device_name(torch.device(device))} data sheet's {str(dtype)[6:]} peak"
+    return f"the best {str(dtype)[6:]} matrix multiply measured on {torch.device(device).type} at start-up"
+
+
+def _data_sheet_peak(device, dtype) -> float | None:
     dev = torch.device(device)
     if dev.type == "cuda" and dtype in (torch.bfloat16, torch.float16):
         name = torch.cuda.get_device_name(dev)
-        for pattern, flops in GPU_PEAK_FLOPS.items():
-            if re.search(pattern, name):
-                return flops
-    return measure_matmul_flops(str(dev), dtype)
+        return next((flops for pattern, flops in GPU_PEAK_FLOPS.items() if re.search(pattern, name)), None)
+    return None
 
 
 @lru_cache(maxsize=None)

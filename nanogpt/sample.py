@@ -43,18 +43,18 @@ def encode_prompt(start: str, tokenizer) -> list[int]:
 # %% ../nbs/07_sample.ipynb #2df9fffc
 @dataclass
 class SampleConfig:
-    "Settings of nanogpt-sample."
+    "Generate text from a trained run or GPT-2: nanogpt-sample's settings."
     init_from: str = "resume"  # resume (the run in out_dir) | gpt2 | gpt2-medium | gpt2-large | gpt2-xl | a local HF dir
-    out_dir: str = "out"
+    out_dir: str = "out"  # the run to sample from, with init_from=resume
     start: str = "\n"  # the prompt; FILE:path reads it from a file
-    num_samples: int = 10
-    max_new_tokens: int = 500
+    num_samples: int = 10  # how many continuations of the prompt
+    max_new_tokens: int = 500  # tokens to generate in each
     temperature: float = 0.8  # 0 = greedy
     top_k: int | None = 200  # None = no limit
     top_p: float | None = None  # None = no limit
-    seed: int = 1337
-    device: str = "auto"
-    dtype: str = "auto"
+    seed: int = 1337  # seeds the sampling: the same seed, the same text
+    device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16: the weights are converted to it
     compile: bool = False  # compile the decode step (takes a while, then every token is cheaper)
 
 # %% ../nbs/07_sample.ipynb #bca44787
@@ -92,7 +92,7 @@ def sample(cfg: SampleConfig, out=None) -> list[str]:
 
 def main(argv=None):
     "Console script `nanogpt-sample [CONFIG_FILE ...] [--key=value ...]`."
-    cli_main(lambda: sample(parse_config(SampleConfig, sys.argv[1:] if argv is None else argv)))
+    cli_main(lambda: sample(parse_config(SampleConfig, sys.argv[1:] if argv is None else argv, "nanogpt-sample")))
 
 # %% ../nbs/07_sample.ipynb #40cf88df
 #| eval: false

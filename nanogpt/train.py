@@ -20,17 +20,18 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from .checkpoint import (CKPT, LOG, STATE, RunLock, holds_run, load_checkpoint, model_from_checkpoint, save_run,
-                                trim_log)
+from .checkpoint import (CKPT, LOG, PLOT, STATE, RunLock, holds_run, load_checkpoint, model_from_checkpoint,
+                                save_run, trim_log)
 from .config import TrainConfig, check_train_config, parse_config
-from .core import NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype, use_device
+from .core import (NanoGPTError, atomic_write, autocast, cli_main, format_seconds, measure_matmul_flops, peak_flops, peak_source,
+                          resolve_device, resolve_dtype, use_device)
 from .data import dataset_dir, get_batch, load_meta
 from .model import GPT, GPTConfig, configure_optimizer, estimate_mfu, from_pretrained, fused_attention_pays
 
 # %% auto #0
 __all__ = ['lr_at', 'estimate_loss', 'StopFlag', 'Processes', 'init_processes', 'agree', 'Progress', 'model_config',
-           'build_model', 'restore', 'resume_state', 'Run', 'setup', 'Recorder', 'train_step', 'save', 'evaluate',
-           'log_step', 'stop_agreed', 'save_interrupted', 'train_loop', 'train', 'main']
+           'build_model', 'restore', 'resume_state', 'Run', 'setup', 'Recorder', 'plot_log', 'train_step', 'save',
+           'evaluate', 'log_step', 'stop_agreed', 'save_interrupted', 'train_loop', 'train', 'main']
 
 # %% ../nbs/06_train.ipynb #8c2f7caa
 def lr_at(it: int, cfg: TrainConfig) -> float:
@@ -277,10 +278,14 @@ class Recorder:
     "The one sink of a run's records: the printed line, the returned history, log.jsonl and wandb (rank 0 writes)."
 
     def __init__(self, cfg: TrainConfig, master: bool, progress: Progress | None = None):
-        self.master, self.file, self.wandb = master, None, None
+        self.master, self.file, self.wandb, self.bar, self.cfg = master, None, None, None, cfg
         self.history = {"iter": [], "loss": [], "lr": [], "grad_norm": [], "eval": [], "stopped": None}
         self.t_start = self.t_last = time.perf_counter()
-        self.iters = 0
+        self.iters, self.plotted, self.speeds = 0, 0.0, []  # speeds: (tokens/s, MFU) of logged steps after the first
+        self.first_iter = progress.iter_num if progress else 0
+        if master and not cfg.eval_only and sys.stdout.isatty():  # a bar only where it redraws in place
+            from tqdm import tqdm
+            self.bar = tqdm(total=cfg.max_iters, initial=self.first_iter, unit="it", dynamic_ncols=True, leave=False)
         if master and not cfg.eval_only:
             log = Path(cfg.out_dir) / LOG
             if cfg.init_from == "resume" and progress is not None:  # the iterations after the resume point are logged again
@@ -295,7 +300,9 @@ class Recorder:
             self.wandb = wandb.init(project=cfg.wandb_project, name=cfg.wandb_run_name, config=asdict(cfg), dir=cfg.out_dir)
 
     def say(self, text: str):
-        if self.master:
+        if self.master and self.bar is not None:
+            self.bar.write(text)  # above the bar, which redraws below it
+        elif self.master:
             print(text, flush=True)
 
     def __call__(self, r: dict):
@@ -307,17 +314,47 @@ class Recorder:
         else:
             for k in ("iter", "loss", "lr", "grad_norm"):
                 self.history[k].append(r[k])
+            if r["iter"] > self.first_iter:  # the first step's time includes compiling and warming up
+                self.speeds.append((r["tokens_per_s"], r["mfu"]))
+            eta = "" if self.bar else f", eta {format_seconds((self.cfg.max_iters - r['iter'] - 1) * r['ms_per_iter'] / 1e3)}"
             self.say(f"iter {r['iter']}: loss {r['loss']:.4f}, lr {r['lr']:.2e}, grad norm {r['grad_norm']:.2f} "
-                     f"(clipped {r['clips']}x so far), {r['ms_per_iter']:.1f} ms, {r['tokens_per_s']:,.0f} tok/s, mfu {r['mfu']:.1%}")
+                     f"(clipped {r['clips']}x so far), {r['ms_per_iter']:.1f} ms, {r['tokens_per_s']:,.0f} tok/s, "
+                     f"mfu {r['mfu']:.1%}{eta}")
         if self.file:
             self.file.write(json.dumps(r) + "\n")
             self.file.flush()
+            if "val_loss" in r and time.perf_counter() - self.plotted > 30:
+                self.plot()
         if self.wandb:
             self.wandb.log(r, step=r["iter"])
 
     def tick(self):
-        "Count one training iteration towards the next speed figure."
+        "Count one training iteration towards the next speed figure (and the bar)."
         self.iters += 1
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def plot(self):
+        "Redraw the run's loss.png from its log.jsonl."
+        self.file.flush()
+        plot_log(Path(self.cfg.out_dir))
+        self.plotted = time.perf_counter()
+
+    def summary(self, progress: Progress) -> str:
+        "The end of a run in a few lines: the losses, the time and speed, the files."
+        h, out = self.history, Path(self.cfg.out_dir)
+        lines = [f"{'-' * 20} run summary: {h['stopped']} at iteration {progress.iter_num} {'-' * 20}"]
+        if h["eval"]:
+            best, (it, train_loss, val_loss) = min(h["eval"], key=lambda e: e[2]), h["eval"][-1]
+            lines.append(f"val loss   best {best[2]:.4f} at iteration {best[0]}; last {val_loss:.4f} (train {train_loss:.4f}) "
+                         f"at iteration {it}")
+        speed = (f"; on average {sum(s for s, _ in self.speeds) / len(self.speeds):,.0f} tokens/s, "
+                 f"MFU {sum(m for _, m in self.speeds) / len(self.speeds):.1%}") if self.speeds else ""
+        lines.append(f"time       {format_seconds(time.perf_counter() - self.t_start)} for "
+                     f"{progress.iter_num - self.first_iter} iterations{speed}")
+        if not self.cfg.eval_only:
+            lines.append(f"files      {out}/: " + ", ".join(f for f in (CKPT, STATE, LOG, PLOT) if (out / f).exists()))
+        return "\n".join(lines)
 
     def seconds_per_iter(self) -> float:
         "Wall time per iteration since the last call (or the last evaluation)."
@@ -327,10 +364,39 @@ class Recorder:
         return dt
 
     def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None  # what is said after the run goes to plain lines
         if self.file:
+            self.plot()
             self.file.close()
         if self.wandb:
             self.wandb.finish()
+
+# %% ../nbs/06_train.ipynb #48bc7abb
+def plot_log(out_dir):
+    "Draw `loss.png` in run directory `out_dir` from its `log.jsonl`: the training and evaluation losses, and the learning rate."
+    from matplotlib.figure import Figure  # no pyplot: drawing a file must not change a notebook's plotting backend
+    rows = []
+    for line in open(Path(out_dir) / LOG, encoding="utf-8"):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    steps, evals = [r for r in rows if "loss" in r], [r for r in rows if "val_loss" in r]
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    ax.plot([r["iter"] for r in steps], [r["loss"] for r in steps], lw=0.8, alpha=0.6, label="train (one batch)")
+    for key, name in (("train_loss", "train"), ("val_loss", "val")):
+        ax.plot([r["iter"] for r in evals], [r[key] for r in evals], "o-", ms=3, label=f"{name} (evaluation)")
+    lr = ax.twinx()
+    lr.plot([r["iter"] for r in steps], [r["lr"] for r in steps], color="gray", lw=0.8, ls="--")
+    ax.set(xlabel="iteration", ylabel="loss", title=Path(out_dir).name)
+    lr.set_ylabel("learning rate (dashed)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_write(Path(out_dir) / PLOT) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
 
 # %% ../nbs/06_train.ipynb #14dff2fe
 def train_step(run: Run, iter_num: int, lr: float):
@@ -397,8 +463,15 @@ def log_step(run: Run, progress: Progress, rec: Recorder, loss_sum, norm, lr: fl
                            "(the last good checkpoint is kept); try a lower learning_rate or grad_clip")
     dt = rec.seconds_per_iter()
     tps = run.tokens_per_iter / dt
+    mfu = estimate_mfu(run.model, tps / run.procs.world, run.peak)
+    if mfu > 1 and run.procs.master:  # the peak was measured on a busy machine: measure it again, longer
+        again = measure_matmul_flops(run.device, run.dtype, seconds=1.0)
+        run.peak = max(run.peak, again, run.peak * mfu)
+        rec.say(f"note: MFU came out at {mfu:.0%}: the peak measured at start-up was too low (a busy machine?); "
+                f"measured again: {again / 1e9:,.0f} GFLOP/s; now dividing by {run.peak / 1e9:,.0f} GFLOP/s")
+        mfu = estimate_mfu(run.model, tps / run.procs.world, run.peak)
     rec({"iter": progress.iter_num, "loss": loss, "lr": lr, "grad_norm": float(norm), "clips": int(progress.clips),
-         "ms_per_iter": dt * 1000, "tokens_per_s": tps, "mfu": estimate_mfu(run.model, tps / run.procs.world, run.peak)})
+         "ms_per_iter": dt * 1000, "tokens_per_s": tps, "mfu": mfu})
 
 # %% ../nbs/06_train.ipynb #eaed1814
 def stop_agreed(run: Run, stop: StopFlag) -> bool:
@@ -455,15 +528,18 @@ def train(cfg: TrainConfig) -> dict:
         run, progress = setup(cfg, procs, device)
         rec = Recorder(cfg, procs.master, progress)
         block = run.model.config.block_size
+        threads = f" ({torch.get_num_threads()} threads)" if device == "cpu" else ""
         rec.say(f"{run.model.num_params() / 1e6:.2f}M parameters | {run.tokens_per_iter:,} tokens per iteration "
-                f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}, "
+                f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}{threads}, "
                 f"{str(run.dtype)[6:]}{', compiled' if cfg.compile else ''} | from {cfg.init_from} at iteration {progress.iter_num}")
+        rec.say(f"MFU divides by {peak_source(device, run.dtype)}: {run.peak / 1e12:,.3g} TFLOP/s")
         try:
             with StopFlag(hard_stop=not procs.ddp) as stop:
                 rec.history["stopped"] = train_loop(run, progress, rec, stop)
         finally:
             rec.close()
         rec.history["best_val_loss"] = progress.best_val_loss
+        rec.say(rec.summary(progress))
         return rec.history
     finally:
         lock.release()
@@ -473,7 +549,7 @@ def train(cfg: TrainConfig) -> dict:
 
 def main(argv=None):
     "Console script `nanogpt-train [CONFIG_FILE ...] [--key=value ...]`; also `python -m nanogpt.train`."
-    cli_main(lambda: train(parse_config(TrainConfig, sys.argv[1:] if argv is None else argv)))
+    cli_main(lambda: train(parse_config(TrainConfig, sys.argv[1:] if argv is None else argv, "nanogpt-train")))
 
 # %% ../nbs/06_train.ipynb #901a7e80
 #| eval: false
