@@ -38,6 +38,7 @@ class TrainConfig(GPTConfig):
     eval_only: bool = False  # evaluate once and exit
     always_save_checkpoint: bool = True  # False: save only when val loss improves
     init_from: str = "scratch"  # scratch | resume | gpt2 | gpt2-medium | gpt2-large | gpt2-xl | a local HF GPT-2 dir
+    reference: dict | None = None  # {iteration: val loss} of a reference run of this recipe; evaluations compare to it
     # wandb logging
     wandb_log: bool = False  # log to Weights & Biases (pip install wandb)
     wandb_project: str = "owt"  # its project

@@ -25,13 +25,14 @@ from .checkpoint import (CKPT, LOG, PLOT, STATE, RunLock, holds_run, load_checkp
 from .config import TrainConfig, check_train_config, parse_config
 from .core import (NanoGPTError, atomic_write, autocast, cli_main, format_seconds, measure_matmul_flops, peak_flops, peak_source,
                           resolve_device, resolve_dtype, use_device)
-from .data import dataset_dir, get_batch, load_meta
+from .data import bytes_per_token, dataset_dir, get_batch, load_meta, tokenizer_from_meta
 from .model import GPT, GPTConfig, configure_optimizer, estimate_mfu, from_pretrained, fused_attention_pays
 
 # %% auto #0
 __all__ = ['lr_at', 'estimate_loss', 'StopFlag', 'Processes', 'init_processes', 'agree', 'Progress', 'model_config',
            'build_model', 'restore', 'resume_state', 'Run', 'setup', 'Recorder', 'plot_log', 'train_step', 'save',
-           'evaluate', 'log_step', 'stop_agreed', 'save_interrupted', 'train_loop', 'train', 'main']
+           'evaluate', 'against_reference', 'log_step', 'stop_agreed', 'save_interrupted', 'train_loop', 'train',
+           'main']
 
 # %% ../nbs/06_train.ipynb #8c2f7caa
 def lr_at(it: int, cfg: TrainConfig) -> float:
@@ -233,6 +234,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     peak: float  # the device's peak FLOP/s in this dtype, for MFU
+    val_bytes_per_token: float  # turns val loss (nats per token) into bits per byte
 
     @property
     def accum(self) -> int:  # micro-steps per process
@@ -265,7 +267,8 @@ def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progres
             print("compiling the model (takes a minute)...", flush=True)
         step_model, eval_model = torch.compile(step_model), torch.compile(model)  # DDP inside: see the text above
     peak = peak_flops(device, dtype) if procs.master else 1.0
-    return Run(cfg, procs, device, dtype, data, meta, model, step_model, eval_model, optimizer, scaler, peak), progress
+    per_token = bytes_per_token(data, "val", tokenizer_from_meta(meta))
+    return Run(cfg, procs, device, dtype, data, meta, model, step_model, eval_model, optimizer, scaler, peak, per_token), progress
 
 
 def _fresh_out_dir(out_dir):
@@ -310,7 +313,8 @@ class Recorder:
         r = {**r, "time_s": round(time.perf_counter() - self.t_start, 3)}  # e.g. the time a run took to reach a val loss
         if "val_loss" in r:
             self.history["eval"].append((r["iter"], r["train_loss"], r["val_loss"]))
-            self.say(f"eval {r['iter']}: train loss {r['train_loss']:.4f}, val loss {r['val_loss']:.4f}")
+            self.say(f"eval {r['iter']}: train loss {r['train_loss']:.4f}, val loss {r['val_loss']:.4f} "
+                     f"({r['val_bpb']:.3f} bits per byte)")
         else:
             for k in ("iter", "loss", "lr", "grad_norm"):
                 self.history[k].append(r[k])
@@ -442,7 +446,10 @@ def evaluate(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
     if not all(map(math.isfinite, losses.values())):
         raise NanoGPTError(f"eval loss is {losses} at iteration {it}: training diverged; "
                            "nothing was saved (the last good checkpoint is kept); try a lower learning_rate")
-    rec({"iter": it, "train_loss": losses["train"], "val_loss": losses["val"]})
+    rec({"iter": it, "train_loss": losses["train"], "val_loss": losses["val"],
+         "val_bpb": losses["val"] / (math.log(2) * run.val_bytes_per_token)})
+    if cfg.reference and (note := against_reference(cfg.reference, it, losses["val"])):
+        rec.say(note)
     improved = losses["val"] < progress.best_val_loss
     progress.best_val_loss = min(progress.best_val_loss, losses["val"])
     progress.eval_iter = it
@@ -450,6 +457,18 @@ def evaluate(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
         save(run, progress, stop, losses["val"])
         rec.say(f"saved {Path(cfg.out_dir) / CKPT} (iteration {it}, val loss {losses['val']:.4f})")
     rec.seconds_per_iter()  # evaluation time does not count as training time
+
+
+def against_reference(reference: dict, it: int, val_loss: float, tolerance: float = 0.05) -> str | None:
+    "How val loss at iteration `it` compares with the reference curve {iteration: val loss} (interpolated), or None outside it."
+    points = sorted((int(k), float(v)) for k, v in reference.items())
+    for (i0, v0), (i1, v1) in zip(points, points[1:] + points[-1:]):
+        if i0 <= it <= i1:
+            ref = v0 if i1 == i0 else v0 + (v1 - v0) * (it - i0) / (i1 - i0)
+            diff = val_loss - ref
+            verdict = "on track" if abs(diff) <= tolerance else f"{abs(diff):.2f} {'above' if diff > 0 else 'below'} it"
+            return f"  against the recipe's reference run: {ref:.4f} at iteration {it}, {verdict}"
+    return None
 
 
 def log_step(run: Run, progress: Progress, rec: Recorder, loss_sum, norm, lr: float):

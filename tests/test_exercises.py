@@ -1,4 +1,5 @@
 """The chapters' exercises: every worked solution passes its check, and a wrong answer fails it (so the checks can fail)."""
+import math
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ EXERCISES = {  # check -> the solution it must accept, and a plausible wrong ans
     "data_2": (solutions.make_xy, lambda tokens, starts, T: (torch.stack([tokens[s:s + T] for s in starts]),) * 2),
     "bench_1": (solutions.mfu_by_hand, lambda n, L, C, T, tps, peak: 6 * n * tps / peak),
     "bench_2": (solutions.decode_floor_ms, lambda n_params, bytes_per_param, bandwidth: n_params / bandwidth),
+    "eval_1": (solutions.bpb_from_loss, lambda loss, tokens, nbytes: loss / math.log(2)),
 }
 
 

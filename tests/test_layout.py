@@ -5,7 +5,7 @@ import pathlib
 import nanogpt
 
 PKG = pathlib.Path(nanogpt.__file__).parent
-BOOK = ["core", "data", "model", "generate", "config", "checkpoint", "train", "sample", "playground", "bench", "corpus"]  # reading order
+BOOK = ["core", "data", "model", "generate", "config", "checkpoint", "train", "sample", "playground", "bench", "corpus", "eval"]  # reading order
 
 
 def modules():

@@ -27,3 +27,7 @@ warmup_iters = 100
 
 device = 'cpu'
 compile = False  # compiling costs more time than it saves on a run this short
+
+# val loss at each evaluation of this recipe, measured on the project's 2-core test machine (bf16, 2026-11-27):
+# each evaluation of a run with these settings says how the run compares
+reference = {0: 4.162, 250: 2.448, 500: 2.295, 750: 2.165, 1000: 2.064, 1250: 1.996, 1500: 1.95, 1750: 1.918, 2000: 1.898}

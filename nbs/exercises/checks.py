@@ -253,3 +253,13 @@ def bench_2(decode_floor_ms):
         if abs(got - want) > 1e-6:
             return f"{got:.4f} ms, expected {want:.4f} ms (every weight read once per token)"
     return _run("exercise 2 (the bandwidth floor)", attempt)
+
+
+# ---- eval chapter ----
+def eval_1(bpb_from_loss):
+    def attempt():
+        got = bpb_from_loss(loss=1.5, tokens=1000, nbytes=3100)
+        want = 1.5 * 1000 / (math.log(2) * 3100)
+        if abs(got - want) > 1e-9:
+            return f"{got:.5f} bits per byte, expected {want:.5f} (total nats over ln 2 times the bytes)"
+    return _run("exercise 1 (bits per byte by hand)", attempt)

@@ -124,3 +124,7 @@ def decode_floor_ms(n_params, bytes_per_param, bandwidth):
 # GPT-2 124M in bf16 on an H100 (3.35 TB/s): about 0.07 ms per token, some 13,500 tokens/s at batch 1.
 # Batching B sequences reads the weights once for all B of them: the floor per token divides by B, until the
 # arithmetic (2 FLOPs per parameter per token) becomes the bound instead.
+
+
+def bpb_from_loss(loss, tokens, nbytes):
+    return loss * tokens / (math.log(2) * nbytes)

@@ -1,0 +1,113 @@
+"""nanogpt-eval: HellaSwag scores equal an independent computation with transformers' GPT-2, sharding over 2 ranks
+changes no total, bits per byte of a character model on text of known bytes, and bad HellaSwag files are errors."""
+import json
+import math
+
+import pytest
+import torch
+import transformers
+
+from conftest import one_line_error, run_cli
+from nanogpt.checkpoint import load_model
+from nanogpt.core import NanoGPTError
+from nanogpt.data import CharTokenizer, write_dataset
+from nanogpt.eval import bits_per_byte, ending_rows, hellaswag, hellaswag_items, score_rows, verdicts
+from nanogpt.model import GPT, GPTConfig
+
+ITEMS = [  # HellaSwag's format, written here: the real file cannot be downloaded offline
+    {"ctx": "A man is sitting on a roof. he", "label": 3, "endings": [
+        "is using wrap to wrap a pair of skis.", "is ripping level tiles off.", "is holding a rubik's cube.",
+        "starts pulling up roofing on a roof."]},
+    {"ctx": "The chef cracks two eggs into the bowl and", "label": 0, "endings": [
+        "whisks them with a fork.", "throws the bowl out of the window into the garden below.", "sings.",
+        "paints the eggs blue before putting them back into the fridge."]},
+    {"ctx": "She ties her running shoes, steps outside, and", "label": 1, "endings": [
+        "reads.", "starts jogging down the street.", "flies to the moon on a bicycle made of cheese.", "sleeps."]},
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2(tmp_path_factory):
+    "A tiny random GPT-2 in Hugging Face format (GPT-2's full vocabulary, so BPE text can be scored)."
+    d = tmp_path_factory.mktemp("hf")
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=64)).save_pretrained(d)
+    return d
+
+
+def test_scores_equal_transformers_own_gpt2(tiny_gpt2):
+    model, tok = load_model(tiny_gpt2)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(tiny_gpt2).eval()
+    for item in ITEMS:
+        rows = ending_rows(item, tok, model.config.block_size)
+        sums, counts = score_rows(model, rows)  # one padded batch of 4 rows
+        want = []
+        for ids, n in rows:  # each ending alone, unpadded, through transformers' own model
+            with torch.no_grad():
+                logp = torch.log_softmax(hf(torch.tensor([ids])).logits[0].double(), -1)
+            want.append(sum(logp[p - 1, ids[p]].item() for p in range(len(ids) - n, len(ids))))
+            assert n == len(tok.encode(" " + item["endings"][len(want) - 1]))
+        assert torch.allclose(sums, torch.tensor(want, dtype=torch.float64), atol=1e-5), (sums, want)
+        assert counts.tolist() == [n for _, n in rows]
+        picked = int(torch.tensor(want).argmax()), int((torch.tensor(want) / counts).argmax())
+        assert verdicts(sums, counts, item["label"]) == (picked[0] == item["label"], picked[1] == item["label"])
+    assert verdicts([-10.0, -12.0, -30.0, -40.0], [2, 4, 10, 20], 3) == (False, True)  # acc and acc_norm differ
+
+
+def test_two_ranks_give_the_totals_of_one(tmp_path, tiny_gpt2, shakespeare_input):
+    from nanogpt.corpus import prepare
+    prepare("shakespeare", tmp_path / "data", input=shakespeare_input)
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(i) + "\n" for i in ITEMS * 3))
+    args = [f"--init_from={tiny_gpt2}", "--dataset=shakespeare", f"--data_dir={tmp_path / 'data'}", "--max_tokens=3000",
+            f"--hellaswag={tmp_path / 'items.jsonl'}", "--device=cpu", "--json"]
+    one = json.loads(run_cli("nanogpt-eval", *args, cwd=tmp_path, check=0).stdout)
+    proc = run_cli("torchrun", "--standalone", "--nproc_per_node=2", "-m", "nanogpt.eval", *args, cwd=tmp_path, check=0)
+    two = json.loads(proc.stdout)  # rank 0 alone prints
+    assert two["world"] == 2 and one["hellaswag"]["items"] == two["hellaswag"]["items"] == 9
+    for key in ("acc", "acc_norm"):
+        assert one["hellaswag"][key] == two["hellaswag"][key]
+    assert (one["bpb"]["tokens"], one["bpb"]["bytes"]) == (two["bpb"]["tokens"], two["bpb"]["bytes"])
+    assert abs(one["bpb"]["bpb"] - two["bpb"]["bpb"]) < 1e-6
+
+
+def test_bits_per_byte_of_a_character_model(tmp_path):
+    text = "café crème, naïve résumé; " * 200  # 2-byte characters: bytes are not characters here
+    tok = CharTokenizer.from_text(text)
+    ids = tok.encode(text)
+    write_dataset(tmp_path / "d", tok, ids[:4000], ids[4000:])
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(block_size=16, vocab_size=tok.vocab_size, n_layer=1, n_head=2, n_embd=16)).eval()
+    got = bits_per_byte(model, tok, tmp_path / "d", "val", batch_size=3)
+    val = torch.tensor(ids[4000:])
+    with torch.no_grad():  # the same windows, one at a time, with the model's own mean loss
+        nats = sum(model(val[s:s + 17][None, :-1], val[s:s + 17][None, 1:])[1].item() * (len(val[s:s + 17]) - 1)
+                   for s in range(0, len(val) - 1, 16))
+    nbytes = len(text[4001:].encode())  # every val character but the first is predicted
+    assert got["tokens"] == len(val) - 1 and got["bytes"] == nbytes
+    assert abs(got["bpb"] - nats / (math.log(2) * nbytes)) < 1e-6
+
+
+def test_bad_hellaswag_files_are_errors(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(ITEMS[0]) + "\n" + json.dumps({**ITEMS[1], "label": 7}) + "\n")
+    with pytest.raises(NanoGPTError, match="bad.jsonl, line 2: not a HellaSwag item"):
+        hellaswag_items(bad)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "hellaswag_val.jsonl").write_text("".join(json.dumps(i) + "\n" for i in ITEMS))
+    (cache / "hellaswag_val.sha256").write_text("0" * 64 + "\n")  # recorded at download; the file changed since
+    monkeypatch.delenv("NANOGPT_HELLASWAG", raising=False)
+    with pytest.raises(NanoGPTError, match="SHA-256 changed"):
+        hellaswag_items(cache_dir=cache)
+    (cache / "hellaswag_val.sha256").unlink()
+    with pytest.raises(NanoGPTError, match="holds 3 items, not HellaSwag's 10,042"):
+        hellaswag_items(cache_dir=cache)
+    proc = run_cli("nanogpt-eval", "--init_from=gpt2", "--tasks=hellaswag", f"--hellaswag={bad}", cwd=tmp_path,
+                   env={"HF_HUB_OFFLINE": "1"})
+    one_line_error(proc, "gpt2")  # no weights offline: a clear error before any file is read
+
+
+def test_hellaswag_counts(tiny_gpt2):
+    model, tok = load_model(tiny_gpt2)
+    r = hellaswag(model, tok, ITEMS, batch_items=2)
+    assert r["items"] == 3 and 0 <= r["acc"] <= 1 and 0 <= r["acc_norm"] <= 1
