@@ -24,8 +24,8 @@ from .core import NanoGPTError, atomic_write, writable_dir
 # %% auto #0
 __all__ = ['SHAKESPEARE_URL', 'SHAKESPEARE_SHA256', 'SHAKESPEARE_ENV', 'DATASET_FILES', 'sha256_of', 'download',
            'shakespeare_text', 'CharTokenizer', 'gpt2_encoding', 'BPETokenizer', 'tokenizer_from_meta',
-           'token_byte_lengths', 'bytes_per_token', 'staged_dataset', 'write_dataset', 'dataset_dir', 'load_meta',
-           'prepare_shakespeare', 'batch_offsets', 'get_batch']
+           'staged_dataset', 'write_dataset', 'dataset_dir', 'load_meta', 'prepare_shakespeare', 'token_byte_lengths',
+           'bytes_per_token', 'batch_offsets', 'get_batch']
 
 # %% ../nbs/01_data.ipynb #3da444ce
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -172,22 +172,6 @@ def tokenizer_from_meta(meta: dict):
         return BPETokenizer()
     raise NanoGPTError(f"unknown tokenizer {kind!r} in meta; expected 'char' or 'gpt2'")
 
-# %% ../nbs/01_data.ipynb #593d7582
-def token_byte_lengths(tokenizer, vocab_size: int | None = None) -> np.ndarray:
-    "(vocab_size,) the bytes of text each token id decodes to: 0 for end-of-text and for ids the tokenizer lacks."
-    n = vocab_size or tokenizer.vocab_size
-    lengths = np.zeros(n, dtype=np.int64)
-    for i in range(min(n, tokenizer.vocab_size)):
-        lengths[i] = 0 if i == tokenizer.eot else len(tokenizer.token_bytes(i))
-    return lengths
-
-
-def bytes_per_token(data, split: str, tokenizer) -> float:
-    "Mean bytes of text per token of a prepared split: what turns its loss per token into bits per byte."
-    tokens = np.memmap(Path(data) / f"{split}.bin", dtype=np.uint16, mode="r")
-    counts = np.bincount(tokens, minlength=tokenizer.vocab_size)  # one pass over the file, however big
-    return float(counts[: tokenizer.vocab_size] @ token_byte_lengths(tokenizer)) / len(tokens)
-
 # %% ../nbs/01_data.ipynb #42839a40
 @contextmanager
 def staged_dataset(dest: Path):
@@ -301,6 +285,22 @@ def prepare_shakespeare(name="shakespeare_char", data_dir="data", input=None) ->
     write_dataset(dest, tokenizer, train, val, dataset=name, source_sha256=hashlib.sha256(text.encode()).hexdigest())
     print(f"{name}: vocab {tokenizer.vocab_size:,}, train {len(train):,} tokens, val {len(val):,} tokens -> {dest}", file=sys.stderr)
     return dest
+
+# %% ../nbs/01_data.ipynb #593d7582
+def token_byte_lengths(tokenizer, vocab_size: int | None = None) -> np.ndarray:
+    "(vocab_size,) the bytes of text each token id decodes to: 0 for end-of-text and for ids the tokenizer lacks."
+    n = vocab_size or tokenizer.vocab_size
+    lengths = np.zeros(n, dtype=np.int64)
+    for i in range(min(n, tokenizer.vocab_size)):
+        lengths[i] = 0 if i == tokenizer.eot else len(tokenizer.token_bytes(i))
+    return lengths
+
+
+def bytes_per_token(data, split: str, tokenizer) -> float:
+    "Mean bytes of text per token of a prepared split: what turns its loss per token into bits per byte."
+    tokens = np.memmap(Path(data) / f"{split}.bin", dtype=np.uint16, mode="r")
+    counts = np.bincount(tokens, minlength=tokenizer.vocab_size)  # one pass over the file, however big
+    return float(counts[: tokenizer.vocab_size] @ token_byte_lengths(tokenizer)) / len(tokens)
 
 # %% ../nbs/01_data.ipynb #d9243711
 _SPLITS = {"train": 0, "val": 1}
