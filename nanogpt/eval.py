@@ -190,6 +190,8 @@ def run_eval(cfg: EvalConfig, out=None) -> dict:
                                             progress=rank == 0 and sys.stderr.isatty())
             if str(source) in PUBLISHED and not cfg.limit:
                 result["hellaswag"]["published"] = PUBLISHED[str(source)]
+        if world > 1:
+            dist.barrier()  # every rank done before any tears its connections down (not on an error: others may be mid-task)
     finally:
         if world > 1:
             dist.destroy_process_group()
