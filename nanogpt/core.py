@@ -211,7 +211,7 @@ def peak_source(device: str = "cpu", dtype: torch.dtype = torch.float32) -> str:
     "Where `peak_flops` comes from, in words, for the logs."
     if _data_sheet_peak(device, dtype):
         return f"the {torch.cuda.get_device_name(torch.device(device))} data sheet's {str(dtype)[6:]} peak"
-    return f"the best {str(dtype)[6:]} matrix multiply measured on {torch.device(device).type} at start-up"
+    return f"the best {str(dtype)[6:]} matrix multiply measured on this {torch.device(device).type}"
 
 
 def _data_sheet_peak(device, dtype) -> float | None:

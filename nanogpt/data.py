@@ -44,7 +44,7 @@ def sha256_of(path) -> str:
 
 def download(url: str, dest, sha256: str | None = None, hint: str = "", timeout: float = 30) -> Path:
     "Fetch `url` into `dest` atomically; with `sha256`, keep it only if the checksum matches."
-    dest = Path(dest)
+    dest = writable_dir(Path(dest).parent, "--data_dir") / Path(dest).name  # the folder too, or one clear line
     try:
         with atomic_write(dest) as tmp:
             with open(tmp, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as r:
@@ -55,8 +55,6 @@ def download(url: str, dest, sha256: str | None = None, hint: str = "", timeout:
     except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
         reason = getattr(e, "reason", None) or e
         raise NanoGPTError(f"could not download {url} ({reason}){hint}") from e
-    except PermissionError as e:
-        raise NanoGPTError(f"cannot write to {dest.parent} ({e.strerror}); choose a writable --data_dir") from e
     return dest
 
 # %% ../nbs/01_data.ipynb #dad490c2

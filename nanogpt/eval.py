@@ -206,8 +206,8 @@ def _bpb_data(cfg: EvalConfig, tokenizer) -> Path:
     if not name and cfg.init_from == "resume":
         name = load_checkpoint(Path(cfg.out_dir) / CKPT)["config"].get("dataset", "")
     data = dataset_dir(cfg.data_dir, name or "openwebtext")
-    if load_meta(data)["tokenizer"] != tokenizer.kind:
-        raise NanoGPTError(f"dataset {data} is tokenized with {load_meta(data)['tokenizer']}, but the model reads "
+    if (kind := load_meta(data)["tokenizer"]) != tokenizer.kind:
+        raise NanoGPTError(f"dataset {data} is tokenized with {kind}, but the model reads "
                            f"{tokenizer.kind}: choose a dataset prepared for it with --dataset")
     return data
 

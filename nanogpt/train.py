@@ -485,7 +485,7 @@ def log_step(run: Run, progress: Progress, rec: Recorder, loss_sum, norm, lr: fl
     mfu = estimate_mfu(run.model, tps / run.procs.world, run.peak)
     if mfu > 1 and run.procs.master:  # the peak was measured on a busy machine: measure it again, longer
         again = measure_matmul_flops(run.device, run.dtype, seconds=1.0)
-        run.peak = max(run.peak, again, run.peak * mfu)
+        run.peak = max(again, run.peak * mfu)  # at least what was just achieved: never above 100%
         rec.say(f"note: MFU came out at {mfu:.0%}: the peak measured at start-up was too low (a busy machine?); "
                 f"measured again: {again / 1e9:,.0f} GFLOP/s; now dividing by {run.peak / 1e9:,.0f} GFLOP/s")
         mfu = estimate_mfu(run.model, tps / run.procs.world, run.peak)

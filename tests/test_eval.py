@@ -111,3 +111,12 @@ def test_hellaswag_counts(tiny_gpt2):
     model, tok = load_model(tiny_gpt2)
     r = hellaswag(model, tok, ITEMS, batch_items=2)
     assert r["items"] == 3 and 0 <= r["acc"] <= 1 and 0 <= r["acc_norm"] <= 1
+
+
+def test_first_download_into_a_new_folder_fails_cleanly_offline(tmp_path, monkeypatch):
+    import nanogpt.eval as E
+    monkeypatch.delenv("NANOGPT_HELLASWAG", raising=False)
+    monkeypatch.setattr(E, "HELLASWAG_URL", "http://127.0.0.1:9/hellaswag_val.jsonl")  # nothing listens there
+    with pytest.raises(NanoGPTError, match="could not download .*--hellaswag PATH"):
+        hellaswag_items(cache_dir=tmp_path / "not" / "yet" / "hellaswag")  # the folder is made, the download fails
+    assert not list((tmp_path / "not" / "yet" / "hellaswag").iterdir())  # and nothing half-written is left
