@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .core import NanoGPTError
-from .model import GPT2_SIZES, GPTConfig
+from .model import GPT2_SIZES, GPTConfig, check_model_config
 
 # %% auto #0
 __all__ = ['RANGES', 'TRAIN_RANGES', 'TrainConfig', 'shipped_configs', 'find_config_file', 'read_config_file', 'check_value',
@@ -48,13 +48,16 @@ class TrainConfig(GPTConfig):
     data_dir: str = "data"  # where prepared datasets live
     gradient_accumulation_steps: int = 40  # micro-batches per optimizer step, over all processes
     batch_size: int = 12  # sequences per micro-batch
-    # AdamW
-    learning_rate: float = 6e-4  # peak learning rate, after the warmup
+    # optimizer
+    optimizer: str = "adamw"  # adamw | muon: Muon for the blocks' matrices, AdamW for the rest
+    learning_rate: float = 6e-4  # peak learning rate (AdamW's), after the warmup
     max_iters: int = 600000  # optimizer steps
     weight_decay: float = 1e-1  # AdamW's decoupled weight decay, on 2-D weights only
     beta1: float = 0.9  # AdamW's decay of the gradient's running mean
     beta2: float = 0.95  # AdamW's decay of the squared gradient's running mean
     grad_clip: float = 1.0  # clip the gradient norm to this; 0 disables
+    muon_lr: float = 0.02  # Muon's peak learning rate (optimizer=muon); the schedule scales it as it scales learning_rate
+    muon_momentum: float = 0.95  # Muon's momentum (optimizer=muon)
     # learning-rate schedule
     decay_lr: bool = True  # False: constant learning_rate
     warmup_iters: int = 2000  # iterations of linear warmup from 0 to learning_rate
@@ -199,7 +202,8 @@ TRAIN_RANGES = {
     **dict.fromkeys(("n_layer", "n_head", "n_embd", "block_size", "batch_size", "gradient_accumulation_steps",
                      "eval_interval", "eval_iters", "log_interval"), ">= 1"),
     **dict.fromkeys(("vocab_size", "max_iters", "warmup_iters", "lr_decay_iters", "min_lr", "weight_decay", "grad_clip"), ">= 0"),
-    **dict.fromkeys(("dropout", "beta1", "beta2"), "[0, 1)"), "learning_rate": "> 0", "seed": "a seed, 0 to 2**63 - 1",
+    **dict.fromkeys(("dropout", "beta1", "beta2", "muon_momentum"), "[0, 1)"), **dict.fromkeys(("learning_rate", "muon_lr"), "> 0"),
+    "seed": "a seed, 0 to 2**63 - 1",
     **dict.fromkeys(("out_dir", "data_dir", "dataset"), "a path"),
 }
 
@@ -210,8 +214,9 @@ def check_train_config(cfg: TrainConfig):
     if cfg.decay_lr and cfg.min_lr > cfg.learning_rate:
         raise NanoGPTError(f"min_lr={cfg.min_lr} is above learning_rate={cfg.learning_rate}: the schedule decays to "
                            "min_lr; lower it, or keep the rate constant with --decay_lr=False")
-    if cfg.n_embd % cfg.n_head:
-        raise NanoGPTError(f"n_embd={cfg.n_embd} must be divisible by n_head={cfg.n_head} (each head gets n_embd/n_head)")
+    check_model_config(cfg)
+    if cfg.optimizer not in ("adamw", "muon"):
+        raise NanoGPTError(f"optimizer={cfg.optimizer!r}: use adamw or muon")
     if cfg.backend not in ("auto", "nccl", "gloo"):
         raise NanoGPTError(f"backend={cfg.backend!r}: use auto, nccl or gloo")
     if cfg.init_from not in ("scratch", "resume", *GPT2_SIZES) and not (Path(cfg.init_from).expanduser() / "config.json").is_file():

@@ -59,26 +59,28 @@ class KVCache:
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
         self.mask = torch.ones(cfg.block_size, cfg.block_size, dtype=torch.bool, device=device).tril()  # row p: what p sees
         self.pos = None  # (T,): the positions of the tokens of the next forward pass
+        self.block_size = cfg.block_size
         if torch.device(device).type == "cuda":  # fixed addresses let a compiled decode step replay as a CUDA graph
             for t in self.k + self.v:
                 torch._dynamo.mark_static_address(t)
 
     def at(self, pos) -> KVCache:
-        "Set the positions (T,) that the next forward pass writes its keys and values to."
-        self.pos = pos
+        "Set the positions (T,) of the next forward pass; past `block_size` (rotary models) they wrap around the slots."
+        self.pos, self.slots = pos, pos % self.block_size
+        self.rows = self.mask[pos.clamp(max=self.block_size - 1)]  # once the ring is full, every slot is in the window
         return self
 
     def update(self, layer: int, k, v):
         "Store `layer`'s keys and values (B, nh, T, hs) at `pos`; return all its slots and the mask rows (T, block_size)."
-        self.k[layer].index_copy_(2, self.pos, k)
-        self.v[layer].index_copy_(2, self.pos, v)
-        return self.k[layer], self.v[layer], self.mask[self.pos]
+        self.k[layer].index_copy_(2, self.slots, k)
+        self.v[layer].index_copy_(2, self.slots, v)
+        return self.k[layer], self.v[layer], self.rows
 
 # %% ../nbs/03_generate.ipynb #62bc681a
-def context_window(n: int, block_size: int) -> int:
-    "How many of the last `n` tokens the model sees when it predicts token `n` fill the window, then halve and refill."
-    if n <= block_size:
-        return n
+def context_window(n: int, block_size: int, slide: bool = False) -> int:
+    "How many of the last `n` tokens the model sees when it predicts token `n`: fill the window, then halve and refill (or `slide`)."
+    if n <= block_size or slide:
+        return min(n, block_size)
     keep = max(1, block_size // 2)
     return keep + (n - block_size - 1) % (block_size - keep + 1)
 
@@ -125,15 +127,22 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
         decode = compiled_decode(model) if use_cache and compile else decode_one
         seq, cached = idx, 0  # cached: how many positions of the current window the cache holds
         positions = torch.arange(block_size, device=device)  # on the device once: no host-to-GPU copy (a wait) per step
+        slide = model.config.pos_emb == "rope"  # relative positions: the window slides, the cache is a ring
+        nxt = None  # sliding: the position of the next token, counted on the device
         token = idx[:, -1:].clone(memory_format=torch.contiguous_format)  # the newest token (fixed strides: one graph)
+        reach = model.config.n_layer * (block_size - 1) + 1  # sliding: the tokens the last one depends on, through the layers
         for _ in range(max_new_tokens):
-            w = context_window(seq.size(1), block_size)
-            if cache is None:  # recompute the whole window
-                logits = model(seq[:, -w:])[0][:, -1]
+            w = context_window(seq.size(1), block_size, slide)
+            if cache is None:  # recompute the whole window (sliding: all the tokens within reach)
+                logits = model(seq[:, -(reach if slide else w):])[0][:, -1]
+            elif nxt is not None:  # sliding: one decode step at the next position, whatever the window
+                logits = decode(model, token, cache, nxt.clone())
+                nxt += 1
             elif cached == w - 1:  # the window grew by the token just drawn: one decode step
                 logits = decode(model, token, cache, positions[cached:cached + 1].clone())
             else:  # the first step, or the window was halved: fill the cache with the window
                 logits = model(seq[:, -w:], kv_cache=cache.at(torch.arange(w, device=device)))[0][:, -1]
+                nxt = torch.full((1,), w, device=device) if slide else None
             cached = w
             token, probs = sample_logits(logits, temperature, top_k, top_p, generator)
             seq = torch.cat((seq, token), dim=1)

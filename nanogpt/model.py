@@ -21,8 +21,9 @@ from torch.nn import functional as F
 from .core import NanoGPTError
 
 # %% auto #0
-__all__ = ['GPT2_SIZES', 'HUB_NAMES', 'GPTConfig', 'CausalSelfAttention', 'MLP', 'Block', 'GPT', 'fused_attention_pays',
-           'gpt2_config', 'count_params', 'configure_optimizer', 'flops_per_token', 'estimate_mfu', 'from_pretrained',
+__all__ = ['MODEL_CHOICES', 'GPT2_SIZES', 'HUB_NAMES', 'GPTConfig', 'check_model_config', 'rope_angles', 'rotate',
+           'CausalSelfAttention', 'MLP', 'make_norm', 'Block', 'GPT', 'fused_attention_pays', 'gpt2_config',
+           'count_params', 'MuonAdamW', 'configure_optimizer', 'flops_per_token', 'estimate_mfu', 'from_pretrained',
            'export_hf']
 
 # %% ../nbs/02_model.ipynb #7c97d251
@@ -36,10 +37,46 @@ class GPTConfig:
     n_embd: int = 768  # width of the residual stream
     dropout: float = 0.0  # 0 for pretraining, try 0.1+ for finetuning
     bias: bool = True  # biases in Linear and LayerNorm layers, as GPT-2 has; False is a bit better and faster
+    # since GPT-2 (the modern chapter measures each): the defaults are GPT-2's choices
+    pos_emb: str = "learned"  # learned | rope: a learned vector per position, or rotary embeddings of queries and keys
+    qk_norm: bool = False  # RMS-normalise each head's queries and keys before attending
+    mlp_act: str = "gelu"  # gelu | relu2: the MLP's activation, GELU or squared ReLU
+    norm: str = "layernorm"  # layernorm | rmsnorm: parameter-free RMSNorm
+    tie_head: bool = True  # the output head shares the token embedding's weights
+    zero_init: bool = False  # output projections (and an untied head) start at zero
+
+
+MODEL_CHOICES = {"pos_emb": ("learned", "rope"), "mlp_act": ("gelu", "relu2"), "norm": ("layernorm", "rmsnorm")}
+
+
+def check_model_config(cfg: GPTConfig):
+    "Raise a one-line NanoGPTError for a shape no GPT can have: a switch with an unknown value, heads that do not divide."
+    for key, choices in MODEL_CHOICES.items():
+        if getattr(cfg, key) not in choices:
+            raise NanoGPTError(f"{key}={getattr(cfg, key)!r}: use {' or '.join(choices)}")
+    if cfg.n_embd % cfg.n_head:
+        raise NanoGPTError(f"n_embd={cfg.n_embd} must be divisible by n_head={cfg.n_head} (each head gets n_embd/n_head)")
+    if cfg.pos_emb == "rope" and (cfg.n_embd // cfg.n_head) % 2:
+        raise NanoGPTError(f"pos_emb='rope' rotates pairs of features: the head size n_embd/n_head = "
+                           f"{cfg.n_embd // cfg.n_head} must be even")
 
 # %% ../nbs/02_model.ipynb #a1fe02d9
+def rope_angles(pos, head_size: int, base: float = 10000.0):
+    "cos and sin (T, head_size/2) of the angles by which rotary embeddings turn each pair of features at positions `pos` (T,)."
+    freq = base ** -(torch.arange(0, head_size, 2, device=pos.device, dtype=torch.float32) / head_size)  # fast to slow
+    angles = pos.float()[:, None] * freq[None, :]
+    return angles.cos(), angles.sin()
+
+
+def rotate(x, cos, sin):
+    "Turn each pair (x[i], x[i + hs/2]) of `x` (B, nh, T, hs) by the angle whose cos and sin (T, hs/2) are given."
+    x1, x2 = x.chunk(2, dim=-1)
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+
+
 class CausalSelfAttention(nn.Module):
-    "Multi-head masked self-attention: PyTorch's fused kernel, or (`fused=False`) the explicit math it must equal."
+    "Multi-head masked self-attention: PyTorch's fused kernel, or (`fused=False`) the explicit math it must equal; optionally QK-norm and rotary positions."
 
     def __init__(self, cfg: GPTConfig, layer: int = 0):
         super().__init__()
@@ -47,19 +84,27 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.bias)  # q, k, v of all heads at once
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.attn_dropout, self.resid_dropout = nn.Dropout(cfg.dropout), nn.Dropout(cfg.dropout)
-        self.fused = True
+        self.fused, self.qk_norm, self.config = True, cfg.qk_norm, cfg
 
-    def forward(self, x, kv_cache=None):
+    def forward(self, x, kv_cache=None, rope=None):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, n_head, T, head_size): the heads become a batch dimension
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if self.qk_norm:  # every query and key of length sqrt(head_size): scores stay bounded
+            q, k = F.rms_norm(q, (q.size(-1),)), F.rms_norm(k, (k.size(-1),))
+        if rope is not None:  # (cos, sin) of each position's angles: turn queries and keys by them
+            q, k = rotate(q, *rope), rotate(k, *rope)
         p = self.dropout if self.training else 0.0
         if kv_cache is not None:  # generating: attend to every cached position, masked by position
             k, v, mask = kv_cache.update(self.layer, k, v)  # (B, nh, block_size, hs) twice, (T, block_size)
             # compiled (the decode step), the explicit math fuses into the step's loops; eager, one fused call is faster
             compiling = torch.compiler.is_compiling()
             y = self.attend(q, k, v, mask) if compiling else F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        elif T > self.config.block_size:  # rotary models past their context: each token sees the last block_size
+            i = torch.arange(T, device=x.device)
+            band = (i[None, :] <= i[:, None]) & (i[None, :] > i[:, None] - self.config.block_size)  # (T, T)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=band, dropout_p=p) if self.fused else self.attend(q, k, v, band)
         elif self.fused:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         else:
@@ -80,45 +125,58 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(cfg.n_embd, 4 * cfg.n_embd, bias=cfg.bias)
         self.c_proj = nn.Linear(4 * cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
+        self.relu2 = cfg.mlp_act == "relu2"
 
     def forward(self, x):
-        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+        h = self.c_fc(x)
+        h = F.relu(h).square() if self.relu2 else F.gelu(h, approximate="tanh")
+        return self.dropout(self.c_proj(h))
+
+
+def make_norm(cfg: GPTConfig) -> nn.Module:
+    "GPT-2's LayerNorm (learned gain, and bias if `cfg.bias`), or a parameter-free RMSNorm."
+    if cfg.norm == "rmsnorm":
+        return nn.RMSNorm(cfg.n_embd, elementwise_affine=False)
+    return nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
 
 
 class Block(nn.Module):
-    "Pre-norm residual block: x + attention(LayerNorm(x)), then x + MLP(LayerNorm(x))."
+    "Pre-norm residual block: x + attention(norm(x)), then x + MLP(norm(x))."
 
     def __init__(self, cfg: GPTConfig, layer: int = 0):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_1 = make_norm(cfg)
         self.attn = CausalSelfAttention(cfg, layer)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
+        self.ln_2 = make_norm(cfg)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, kv_cache=None):
-        x = x + self.attn(self.ln_1(x), kv_cache)
+    def forward(self, x, kv_cache=None, rope=None):
+        x = x + self.attn(self.ln_1(x), kv_cache, rope)
         return x + self.mlp(self.ln_2(x))
 
 # %% ../nbs/02_model.ipynb #1c651cac
 class GPT(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        if cfg.n_embd % cfg.n_head:
-            raise NanoGPTError(f"n_embd={cfg.n_embd} is not divisible by n_head={cfg.n_head}; pick sizes where it is")
+        check_model_config(cfg)
         self.config = cfg
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),
-            wpe=nn.Embedding(cfg.block_size, cfg.n_embd),
+            **({"wpe": nn.Embedding(cfg.block_size, cfg.n_embd)} if cfg.pos_emb == "learned" else {}),  # rotary: no table
             drop=nn.Dropout(cfg.dropout),
             h=nn.ModuleList([Block(cfg, i) for i in range(cfg.n_layer)]),
-            ln_f=nn.LayerNorm(cfg.n_embd, bias=cfg.bias),
+            ln_f=make_norm(cfg),
         ))
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight  # weight tying
+        if cfg.tie_head:
+            self.transformer.wte.weight = self.lm_head.weight  # weight tying
         self.apply(self._init_weights)
         for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+            if name.endswith("c_proj.weight") or (name == "lm_head.weight" and not cfg.tie_head):
+                if cfg.zero_init:  # each block starts as the identity, the head predicts uniformly
+                    nn.init.zeros_(p)
+                elif name.endswith("c_proj.weight"):
+                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
 
     def _init_weights(self, module):
         if isinstance(module, (nn.Linear, nn.Embedding)):
@@ -130,14 +188,20 @@ class GPT(nn.Module):
         "Logits (B, T, vocab) of token ids `idx` (B, T), and the mean loss against `targets` (B, T) when given."
         B, T = idx.shape
         if kv_cache is None:
-            if T > self.config.block_size:
+            if T > self.config.block_size and self.config.pos_emb != "rope":  # rotary: a sliding window (generate chapter)
                 raise NanoGPTError(f"{T} tokens do not fit the context of {self.config.block_size} (block_size)")
             pos = torch.arange(T, device=idx.device)
         else:
             pos = kv_cache.pos  # (T,): the positions these tokens take (generate chapter)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
+        x = self.transformer.wte(idx)  # (B, T, C)
+        rope = None
+        if self.config.pos_emb == "rope":
+            rope = rope_angles(pos, self.config.n_embd // self.config.n_head)
+        else:
+            x = x + self.transformer.wpe(pos)
+        x = self.transformer.drop(x)
         for block in self.transformer.h:
-            x = block(x, kv_cache)
+            x = block(x, kv_cache, rope)
         logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab)
         if targets is None:
             return logits, None
@@ -150,16 +214,20 @@ class GPT(nn.Module):
         return self
 
     def num_params(self, non_embedding: bool = True) -> int:
-        "Parameters, tied weights counted once; by default without the position embeddings, as nanoGPT reports."
+        "Parameters, tied weights counted once; by default without the embeddings that cost no arithmetic (as nanoGPT reports)."
         n = sum(p.numel() for p in self.parameters())
-        return n - self.transformer.wpe.weight.numel() if non_embedding else n
+        if non_embedding:  # a lookup is free; a tied embedding is also the head, whose matrix multiply counts
+            n -= sum(m.weight.numel() for name, m in self.transformer.items() if name == "wpe" or
+                     (name == "wte" and not self.config.tie_head))
+        return n
 
     def crop_block_size(self, block_size: int):
         "Shrink the context to `block_size` tokens, e.g. to finetune GPT-2 (1,024) with a shorter context."
         if not 0 < block_size <= self.config.block_size:
             raise NanoGPTError(f"crop_block_size({block_size}): must be between 1 and the current block_size {self.config.block_size}")
         self.config.block_size = block_size
-        self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size].detach().clone())
+        if "wpe" in self.transformer:  # rotary positions have no table to cut
+            self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size].detach().clone())
 
 # %% ../nbs/02_model.ipynb #5ddf022d
 def fused_attention_pays(device: str, dtype: torch.dtype) -> bool:
@@ -188,17 +256,60 @@ def count_params(cfg: GPTConfig, non_embedding: bool = False) -> int:
         return GPT(cfg).num_params(non_embedding)
 
 # %% ../nbs/02_model.ipynb #bb65f4fc
+class MuonAdamW:
+    "Muon for the blocks' matrices and AdamW for everything else, stepped, saved and restored as one optimizer."
+
+    def __init__(self, muon: torch.optim.Optimizer, adamw: torch.optim.Optimizer):
+        self.optimizers = (muon, adamw)
+
+    @property
+    def param_groups(self) -> list:
+        return [g for o in self.optimizers for g in o.param_groups]
+
+    @property
+    def state(self) -> dict:
+        return {p: s for o in self.optimizers for p, s in o.state.items()}
+
+    def step(self):
+        for o in self.optimizers:
+            o.step()
+
+    def zero_grad(self, set_to_none: bool = True):
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        return {"muon": self.optimizers[0].state_dict(), "adamw": self.optimizers[1].state_dict()}
+
+    def load_state_dict(self, state: dict):
+        for o, key in zip(self.optimizers, ("muon", "adamw")):
+            o.load_state_dict(state[key])
+
+
 def configure_optimizer(model: nn.Module, weight_decay: float, learning_rate: float, betas=(0.9, 0.95),
-                        device_type: str = "cpu") -> torch.optim.AdamW:
-    "AdamW with weight decay on 2-D weights only; fused where this PyTorch supports it on `device_type`."
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+                        device_type: str = "cpu", optimizer: str = "adamw", muon_lr: float = 0.02,
+                        muon_momentum: float = 0.95):
+    "AdamW with weight decay on 2-D weights only, fused where PyTorch can; or `optimizer='muon'`: Muon for the blocks' matrices."
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    muon = [p for n, p in named if optimizer == "muon" and p.dim() == 2 and ".h." in f".{n}"]  # inside the blocks
+    taken = {id(p) for p in muon}
+    rest = [p for _, p in named if id(p) not in taken]
+    groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay, "lr_key": "learning_rate"},
+              {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0, "lr_key": "learning_rate"}]
     fused = "fused" in inspect.signature(torch.optim.AdamW).parameters and device_type in ("cuda", "cpu", "mps")
     try:
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused or None)
+        adamw = torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused or None)
     except RuntimeError:  # an older PyTorch without the fused kernel on this device
-        return torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
+        adamw = torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
+    if optimizer == "adamw":
+        return adamw
+    if optimizer != "muon":
+        raise NanoGPTError(f"optimizer={optimizer!r}: use adamw or muon")
+    if not hasattr(torch.optim, "Muon"):
+        raise NanoGPTError(f"optimizer='muon' needs PyTorch 2.9 or later (this is {torch.__version__}); "
+                           "upgrade torch, or use optimizer='adamw'")
+    return MuonAdamW(torch.optim.Muon([{"params": muon, "lr_key": "muon_lr"}], lr=muon_lr, weight_decay=weight_decay,
+                                      momentum=muon_momentum), adamw)
 
 # %% ../nbs/02_model.ipynb #6649fb7f
 def flops_per_token(model: GPT) -> float:
@@ -280,8 +391,13 @@ def from_pretrained(name_or_path: str, **overrides) -> GPT:
 # %% ../nbs/02_model.ipynb #ce20b727
 def export_hf(model: GPT, path) -> Path:
     "Save `model` as a Hugging Face GPT-2 directory (config.json + model.safetensors)."
-    from transformers import GPT2Config, GPT2LMHeadModel
     c = model.config
+    gpt2 = GPTConfig()
+    differ = [k for k in ("pos_emb", "qk_norm", "mlp_act", "norm", "tie_head") if getattr(c, k) != getattr(gpt2, k)]
+    if differ:
+        raise NanoGPTError("cannot export as GPT-2: " + ", ".join(f"{k}={getattr(c, k)!r} (GPT-2: {getattr(gpt2, k)!r})"
+                           for k in differ) + " is not GPT-2's architecture; only models with GPT-2's switches export")
+    from transformers import GPT2Config, GPT2LMHeadModel
     eot = 50256 if c.vocab_size > 50256 else None
     hf = GPT2LMHeadModel(GPT2Config(vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer,
                                     n_head=c.n_head, activation_function="gelu_new", layer_norm_epsilon=1e-5,

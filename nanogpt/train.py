@@ -172,6 +172,9 @@ def build_model(cfg: TrainConfig, meta: dict) -> tuple[GPT, dict | None]:
         state = load_checkpoint(Path(cfg.out_dir) / STATE)  # on the CPU; the optimizer moves its part to the device
         if state["meta"].get("tokenizer") != meta.get("tokenizer") or state["meta"].get("itos") != meta.get("itos"):
             raise NanoGPTError(f"the run in {cfg.out_dir} was trained with another tokenizer than dataset {cfg.dataset!r}")
+        saved = state["config"].get("optimizer", "adamw")
+        if saved != cfg.optimizer:
+            raise NanoGPTError(f"the run in {cfg.out_dir} was trained with optimizer={saved}; resume it with --optimizer={saved}")
         model = model_from_checkpoint(state, dropout=cfg.dropout)
     else:
         if meta["tokenizer"] != "gpt2":
@@ -257,7 +260,8 @@ def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progres
     model, state = build_model(cfg, meta)
     model.to(device).use_fused_attention(fused_attention_pays(device, dtype))
     scaler = torch.amp.GradScaler(kind, enabled=dtype == torch.float16)
-    optimizer = configure_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), kind)
+    optimizer = configure_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), kind,
+                                    cfg.optimizer, cfg.muon_lr, cfg.muon_momentum)
     progress = restore(state, optimizer, scaler, procs, device) if state else Progress(clips=torch.zeros((), dtype=torch.long, device=device))
     del state
     step_model = DDP(model, device_ids=[procs.local_rank] if kind == "cuda" else None) if procs.ddp else model
@@ -406,8 +410,8 @@ def plot_log(out_dir):
 def train_step(run: Run, iter_num: int, lr: float):
     "One optimizer step over `accum` micro-batches: returns the mean loss and the gradient norm before clipping (tensors)."
     cfg = run.cfg
-    for group in run.optimizer.param_groups:
-        group["lr"] = lr
+    for group in run.optimizer.param_groups:  # the schedule scales each group's own peak rate (AdamW's, Muon's)
+        group["lr"] = lr * getattr(cfg, group.get("lr_key", "learning_rate")) / cfg.learning_rate
     loss_sum = torch.zeros((), device=run.device)
     for micro in range(run.accum):
         x, y = get_batch(run.data, "train", cfg.batch_size, run.model.config.block_size, run.device, seed=cfg.seed,
@@ -419,9 +423,12 @@ def train_step(run: Run, iter_num: int, lr: float):
             loss = loss / run.accum  # so the accumulated gradient is that of the mean loss
             run.scaler.scale(loss).backward()
         loss_sum += loss.detach()
-    run.scaler.unscale_(run.optimizer)
+    optimizers = getattr(run.optimizer, "optimizers", (run.optimizer,))  # Muon and AdamW, or AdamW alone
+    for o in optimizers:
+        run.scaler.unscale_(o)
     norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
-    run.scaler.step(run.optimizer)
+    for o in optimizers:
+        run.scaler.step(o)
     run.scaler.update()
     run.optimizer.zero_grad(set_to_none=True)
     return loss_sum, norm

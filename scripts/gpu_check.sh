@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check of the bench chapter: one H100/H200-class GPU, no network; 3.5 minutes on an H200 (4 with --ddp-order).
 #
-#   bash scripts/gpu_check.sh [--ddp-order] [path/to/tiny-shakespeare/input.txt]
+#   bash scripts/gpu_check.sh [--ddp-order] [--speedrun] [path/to/tiny-shakespeare/input.txt]
 #
 # The text comes from the argument, else $NANOGPT_SHAKESPEARE, else .gpu/input.txt. It needs torch with CUDA, numpy
 # and tiktoken, and runs the package from this source tree (no install). Each stage runs under its own time limit and
@@ -16,6 +16,9 @@
 #      eager and compiled (a CUDA graph);
 #   5. with --ddp-order: the compiled step wrapped in DDP both ways, DDP(compile(model)) and compile(DDP(model)), in a
 #      process group of one (the train chapter's choice of order).
+# With --speedrun, stages 3 to 5 give way to the modern chapter's comparison: train_shakespeare_char cut at 2,000
+# iterations (its best comes near 1,750) against speedrun_shakespeare_char, seeds 1337 and 1, each with the time it
+# took to reach nanoGPT's 1.47.
 #
 # On a device lent by this workplace (the `device` tool), which receives the tree without ignored files, from the
 # repository root here:
@@ -27,20 +30,25 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-ddp_order=0
-[ "${1:-}" = "--ddp-order" ] && { ddp_order=1; shift; }
+ddp_order=0 speedrun=0
+while [ "${1:-}" = "--ddp-order" ] || [ "${1:-}" = "--speedrun" ]; do
+  [ "$1" = "--ddp-order" ] && ddp_order=1 || speedrun=1
+  shift
+done
 input=${1:-${NANOGPT_SHAKESPEARE:-.gpu/input.txt}}
 [ -f "$input" ] || { echo "error: no tiny Shakespeare at $input; give its input.txt as the argument or in NANOGPT_SHAKESPEARE" >&2; exit 1; }
 work=.gpu results=.gpu/results
-rm -rf "$results" "$work/out-shakespeare-char" && mkdir -p "$results"
+rm -rf "$results" "$work"/out-* && mkdir -p "$results"
 echo "{}" > "$results/stages.json"
 
 if [ -n "${GPU_CHECK_SMOKE:-}" ]; then  # CPU, tiny: every stage's code path in about a minute
   dev=cpu dtype=float32 prec=fp32 bench_model=tiny gen=32 bench_iters=3
   train_size=(--n_layer=2 --n_head=2 --n_embd=32 --block_size=32 --batch_size=4 --max_iters=40 --eval_interval=20
               --eval_iters=2 --lr_decay_iters=40 --warmup_iters=5)
+  cut=(--max_iters=40) speedrun_size=("${train_size[@]}")
 else
-  dev=cuda dtype=bfloat16 prec=bf16 bench_model=gpt2 gen=1024 bench_iters=20 train_size=()
+  dev=cuda dtype=bfloat16 prec=bf16 bench_model=gpt2 gen=1024 bench_iters=20 train_size=() speedrun_size=()
+  cut=(--max_iters=2000)
 fi
 
 stage() {  # stage NAME SECONDS COMMAND...: run it under a time limit, record its exit status and time, copy results out
@@ -77,28 +85,40 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 
 stage prepare 60 python -m nanogpt.corpus shakespeare_char --input "$input" --data_dir "$work/data"
 
-stage train_shakespeare_char 300 python -m nanogpt.train train_shakespeare_char --data_dir="$work/data" \
-  --out_dir="$work/out-shakespeare-char" --device="$dev" --dtype="$dtype" --compile=True --log_interval=100 \
-  "${train_size[@]}" 2>&1 | tee "$results/train.log"
+train() {  # train NAME LIMIT CONFIG ARGS...: a stage that trains into $work/out-NAME, its output also in $results/NAME.log
+  local name=$1 limit=$2 config=$3
+  shift 3
+  stage "$name" "$limit" bash -o pipefail -c 'log=$1; shift; python -m nanogpt.train "$@" 2>&1 | tee "$log"' _ \
+    "$results/$name.log" "$config" --data_dir="$work/data" --out_dir="$work/out-$name" --device="$dev" --dtype="$dtype" \
+    --compile=True "$@"
+}
 
-stage bench 240 sh -c "python -m nanogpt.bench --model=$bench_model --device=$dev --variants=$prec,$prec+compile \
-  --warmup=5 --iters=$bench_iters --generate=$gen --json > $results/bench.json"
+if [ "$speedrun" = 1 ]; then
+  train shakespeare_char 200 train_shakespeare_char --log_interval=100 "${train_size[@]}" "${cut[@]}"
+  train speedrun_shakespeare_char 200 speedrun_shakespeare_char "${speedrun_size[@]}"
+  train speedrun_shakespeare_char_seed1 200 speedrun_shakespeare_char --seed=1 "${speedrun_size[@]}"
+else
+  train shakespeare_char 300 train_shakespeare_char --log_interval=100 "${train_size[@]}"
+  stage bench 240 sh -c "python -m nanogpt.bench --model=$bench_model --device=$dev --variants=$prec,$prec+compile \
+    --warmup=5 --iters=$bench_iters --generate=$gen --json > $results/bench.json"
+  [ "$ddp_order" = 1 ] && stage ddp_order 240 sh -c "python -m nanogpt.bench --model=$bench_model --device=$dev \
+    --variants=$prec+compile+ddp,$prec+ddp+compile --warmup=5 --iters=$bench_iters --json > $results/bench_ddp.json"
+fi
 
-[ "$ddp_order" = 1 ] && stage ddp_order 240 sh -c "python -m nanogpt.bench --model=$bench_model --device=$dev \
-  --variants=$prec+compile+ddp,$prec+ddp+compile --warmup=5 --iters=$bench_iters --json > $results/bench_ddp.json"
-
-python - "$results" "$work/out-shakespeare-char" <<'PY'
+python - "$results" "$work" <<'PY'
 import json, sys
 from pathlib import Path
-results, run = Path(sys.argv[1]), Path(sys.argv[2])
+results, work = Path(sys.argv[1]), Path(sys.argv[2])
 load = lambda name: json.loads((results / name).read_text()) if (results / name).is_file() else None
 summary = {"stages": load("stages.json"), "device": load("device.json")}
-if (run / "log.jsonl").is_file():
+for run in sorted(work.glob("out-*")):
+    if not (run / "log.jsonl").is_file():
+        continue
     rows = [json.loads(l) for l in open(run / "log.jsonl")]
     evals, steps = [r for r in rows if "val_loss" in r], [r for r in rows if "loss" in r]
     best = min(evals, key=lambda e: e["val_loss"], default=None)
     first = next((e for e in evals if e["val_loss"] <= 1.47), None)
-    summary["shakespeare_char"] = {
+    summary[run.name[4:]] = {
         "best_val_loss": best and best["val_loss"], "best_at_iter": best and best["iter"], "best_at_s": best and best["time_s"],
         "val_1.47_at_s": first and first["time_s"], "iters": steps[-1]["iter"] if steps else None,
         "run_s": rows[-1]["time_s"] if rows else None, "ms_per_iter_last": steps[-1]["ms_per_iter"] if steps else None,
