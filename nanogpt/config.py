@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .core import NanoGPTError
-from .model import GPT2_SIZES, GPTConfig, check_model_config
+from .model import GPT2_SIZES, OPTIMIZERS, GPTConfig, check_model_config
 
 # %% auto #0
 __all__ = ['RANGES', 'TRAIN_RANGES', 'TrainConfig', 'shipped_configs', 'find_config_file', 'read_config_file', 'check_value',
@@ -215,8 +215,8 @@ def check_train_config(cfg: TrainConfig):
         raise NanoGPTError(f"min_lr={cfg.min_lr} is above learning_rate={cfg.learning_rate}: the schedule decays to "
                            "min_lr; lower it, or keep the rate constant with --decay_lr=False")
     check_model_config(cfg)
-    if cfg.optimizer not in ("adamw", "muon"):
-        raise NanoGPTError(f"optimizer={cfg.optimizer!r}: use adamw or muon")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise NanoGPTError(f"optimizer={cfg.optimizer!r}: use {' or '.join(OPTIMIZERS)}")
     if cfg.backend not in ("auto", "nccl", "gloo"):
         raise NanoGPTError(f"backend={cfg.backend!r}: use auto, nccl or gloo")
     if cfg.init_from not in ("scratch", "resume", *GPT2_SIZES) and not (Path(cfg.init_from).expanduser() / "config.json").is_file():

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from .core import NanoGPTError
 
 # %% auto #0
-__all__ = ['MODEL_CHOICES', 'GPT2_SIZES', 'HUB_NAMES', 'GPTConfig', 'check_model_config', 'rope_angles', 'rotate',
+__all__ = ['MODEL_CHOICES', 'GPT2_SIZES', 'OPTIMIZERS', 'HUB_NAMES', 'GPTConfig', 'check_model_config', 'rope_angles', 'rotate',
            'CausalSelfAttention', 'MLP', 'make_norm', 'Block', 'GPT', 'fused_attention_pays', 'gpt2_config',
            'count_params', 'MuonAdamW', 'configure_optimizer', 'flops_per_token', 'estimate_mfu', 'from_pretrained',
            'export_hf']
@@ -256,6 +256,9 @@ def count_params(cfg: GPTConfig, non_embedding: bool = False) -> int:
         return GPT(cfg).num_params(non_embedding)
 
 # %% ../nbs/02_model.ipynb #bb65f4fc
+OPTIMIZERS = ("adamw", "muon")
+
+
 class MuonAdamW:
     "Muon for the blocks' matrices and AdamW for everything else, stepped, saved and restored as one optimizer."
 
@@ -303,8 +306,8 @@ def configure_optimizer(model: nn.Module, weight_decay: float, learning_rate: fl
         adamw = torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
     if optimizer == "adamw":
         return adamw
-    if optimizer != "muon":
-        raise NanoGPTError(f"optimizer={optimizer!r}: use adamw or muon")
+    if optimizer not in OPTIMIZERS:
+        raise NanoGPTError(f"optimizer={optimizer!r}: use {' or '.join(OPTIMIZERS)}")
     if not hasattr(torch.optim, "Muon"):
         raise NanoGPTError(f"optimizer='muon' needs PyTorch 2.9 or later (this is {torch.__version__}); "
                            "upgrade torch, or use optimizer='adamw'")

@@ -1,4 +1,5 @@
-"""Shared fixtures: the offline tiny Shakespeare file, and running the installed console scripts."""
+"""Shared fixtures: the offline tiny Shakespeare file and its prepared dataset, and running the installed console scripts."""
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,29 @@ def shakespeare_input() -> Path:
     if not path or not Path(path).is_file():
         pytest.skip("tiny Shakespeare is not available offline: set NANOGPT_SHAKESPEARE=path/to/input.txt")
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, shakespeare_input) -> Path:
+    "A prepared shakespeare_char dataset (data_dir/shakespeare_char), shared by the tests that only read it."
+    from nanogpt.corpus import prepare
+    d = tmp_path_factory.mktemp("data")
+    prepare("shakespeare_char", d, input=shakespeare_input)
+    return d
+
+
+def tiny(out, data_dir, **kw):
+    "A 2-layer, 32-wide model on shakespeare_char: a few ms per iteration."
+    settings = dict(out_dir=out, data_dir=data_dir, n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4,
+                    eval_iters=2, eval_interval=1000, log_interval=1, dtype="float32", warmup_iters=5, lr_decay_iters=100)
+    settings.update(kw)
+    return ["train_shakespeare_char_cpu", *(f"--{k}={v}" for k, v in settings.items())]
+
+
+def losses(out):
+    "iteration -> logged training loss, from the run's log.jsonl (JSON floats round-trip exactly)."
+    rows = [json.loads(l) for l in open(Path(out) / "log.jsonl")]
+    return {r["iter"]: r["loss"] for r in rows if "loss" in r}
 
 
 def run_cli(cmd, *args, cwd, env=None, timeout=600, check=None):

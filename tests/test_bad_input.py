@@ -2,12 +2,10 @@
 `error:` line that names the file or setting, exit status 1, no traceback, and no byte of a checkpoint or dataset changed.
 The cases run two at a time (one per core): each start of a command imports torch."""
 import json
-import os
 import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path

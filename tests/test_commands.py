@@ -4,17 +4,8 @@ import io
 import json
 
 import matplotlib.image
-import pytest
 
 from conftest import run_cli
-from nanogpt.corpus import prepare
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, shakespeare_input):
-    d = tmp_path_factory.mktemp("data")
-    prepare("shakespeare_char", d, input=shakespeare_input)
-    return d
 
 
 TINY = ["train_shakespeare_char_cpu", "--n_layer=2", "--n_head=2", "--n_embd=32", "--block_size=32", "--batch_size=4",

@@ -19,6 +19,8 @@ EXERCISES = {  # check -> the solution it must accept, and a plausible wrong ans
     "train_1": (solutions.wsd_lr, lambda it, n, lr, w, f: lr),
     "train_2": (solutions.unigram_loss, lambda a, b, V: 1.0),
     "train_3": (solutions.accumulated_grads, lambda model, x, y, n: [torch.zeros_like(p) for p in model.parameters()]),
+    "modern_1": (solutions.rope_turn, lambda x, pos: x),
+    "modern_2": (solutions.newton_schulz_steps, lambda G: 5),
     "sample_1": (solutions.sequence_logprob, lambda model, ids: 0.0),
     "sample_2": (solutions.mean_lookback, lambda att: torch.zeros(att.size(0))),
     "sample_3": (solutions.penalize, lambda logits, seen, penalty: logits / penalty),

@@ -1,16 +1,13 @@
 """The modern switches and Muon: each trains, resumes bit-exactly, samples and plays; RoPE's promises; Muon under DDP."""
 import contextlib
 import io
-import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import losses, run_cli, tiny
 from nanogpt.checkpoint import load_checkpoint, load_model
 from nanogpt.config import TrainConfig, parse_config
-from nanogpt.corpus import prepare
 from nanogpt.generate import generate, generate_stream
 from nanogpt.model import GPT, GPTConfig, configure_optimizer, rope_angles, rotate
 from nanogpt.playground import Playground
@@ -24,27 +21,15 @@ SWITCHES = {  # name: settings; each differs from GPT-2 in one place, the last i
 }
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, shakespeare_input):
-    d = tmp_path_factory.mktemp("data")
-    prepare("shakespeare_char", d, input=shakespeare_input)
-    return d
-
-
 def settings(out, data_dir, **kw):
-    base = dict(out_dir=out, data_dir=data_dir, n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4, eval_iters=2,
-                eval_interval=6, log_interval=1, dtype="float32", warmup_iters=3, lr_decay_iters=12, dropout=0.1,
-                always_save_checkpoint=True, compile=False, device="cpu", reference=None)
-    return ["train_shakespeare_char_cpu", *(f"--{k}={v}" for k, v in {**base, **kw}.items())]
+    "conftest's tiny run, evaluated and saved every 6 iterations, with dropout (so resume must restore its random state)."
+    return tiny(out, data_dir, **{**dict(eval_interval=6, warmup_iters=3, lr_decay_iters=12, dropout=0.1, always_save_checkpoint=True,
+                                         compile=False, device="cpu", reference=None), **kw})
 
 
 def quiet_train(args):
     with contextlib.redirect_stdout(io.StringIO()):
         return train(parse_config(TrainConfig, args))
-
-
-def losses(out):
-    return {r["iter"]: r["loss"] for r in map(json.loads, open(Path(out) / "log.jsonl")) if "loss" in r}
 
 
 @pytest.mark.parametrize("name", SWITCHES)

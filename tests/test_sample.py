@@ -1,7 +1,5 @@
 """nanogpt-sample and the playground widgets, driven from Python (the browser test is test_playground_browser.py)."""
 import html
-import os
-from pathlib import Path
 
 import pytest
 import torch

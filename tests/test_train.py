@@ -1,6 +1,5 @@
 """nanogpt-train as practitioners run it: real processes, torchrun with 2 CPU ranks, signals, resume."""
 import gc
-import json
 import os
 import signal
 import subprocess
@@ -14,31 +13,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from conftest import BIN, one_line_error, run_cli
+from conftest import BIN, losses, one_line_error, run_cli, tiny
 from nanogpt.corpus import prepare
 from nanogpt.checkpoint import atomic_save, load_checkpoint
 from nanogpt.core import NanoGPTError
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory, shakespeare_input):
-    d = tmp_path_factory.mktemp("data")
-    prepare("shakespeare_char", d, input=shakespeare_input)
-    return d
-
-
-def tiny(out, data_dir, **kw):
-    "A 2-layer, 32-wide model on shakespeare_char: a few ms per iteration."
-    settings = dict(out_dir=out, data_dir=data_dir, n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4,
-                    eval_iters=2, eval_interval=1000, log_interval=1, dtype="float32", warmup_iters=5, lr_decay_iters=100)
-    settings.update(kw)
-    return ["train_shakespeare_char_cpu", *(f"--{k}={v}" for k, v in settings.items())]
-
-
-def losses(out):
-    "iteration -> logged training loss, from the run's log.jsonl (JSON floats round-trip exactly)."
-    rows = [json.loads(l) for l in open(Path(out) / "log.jsonl")]
-    return {r["iter"]: r["loss"] for r in rows if "loss" in r}
 
 
 def weights(out, name="ckpt.pt"):

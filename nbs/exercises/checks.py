@@ -157,6 +157,42 @@ def train_3(accumulated_grads):
     return _run("exercise 3 (accumulation by hand)", attempt)
 
 
+# ---- modern chapter ----
+
+def modern_1(rope_turn):
+    from nanogpt.model import rope_angles, rotate
+
+    def attempt():
+        g = torch.Generator().manual_seed(0)
+        x, pos = torch.randn(2, 3, 7, 8, generator=g), torch.arange(5, 12)
+        out = rope_turn(x, pos)
+        if tuple(out.shape) != tuple(x.shape):
+            return f"shape {tuple(out.shape)}, expected {tuple(x.shape)}"
+        if not torch.allclose(out.norm(dim=-1), x.norm(dim=-1), atol=1e-4):
+            return "a rotation keeps every vector's length; yours changes it"
+        if not torch.allclose(out, rotate(x, *rope_angles(pos, 8)), atol=1e-4):
+            return "lengths kept, but not the rotary angles: pair m = (x[m], x[m + hs/2]) turns by pos * 10000**(-2m/hs)"
+    return _run("exercise 1 (rotary embeddings)", attempt)
+
+
+def modern_2(newton_schulz_steps):
+    def attempt():
+        g = torch.Generator().manual_seed(0)
+        G = torch.randn(32, 96, generator=g) @ torch.diag(torch.logspace(0, -2, 96))  # uneven directions
+        counts = newton_schulz_steps(G)
+        s = torch.linalg.svdvals(G / G.norm())
+        want = 0
+        X = G / G.norm()
+        while not (torch.linalg.svdvals(X).min() > 0.5 and torch.linalg.svdvals(X).max() < 1.5) and want < 20:
+            A = X @ X.T
+            X = 3.4445 * X + (-4.7750 * A + 2.0315 * A @ A) @ X
+            want += 1
+        if counts != want:
+            return (f"{counts} steps; the singular values (from {s.min():.3f} to {s.max():.3f} after scaling) "
+                    f"are all within (0.5, 1.5) after {want}")
+    return _run("exercise 2 (Newton-Schulz steps)", attempt)
+
+
 # ---- sample chapter ----
 
 def sample_1(sequence_logprob):
