@@ -15,8 +15,8 @@ from .core import NanoGPTError
 from .model import GPT, GPTConfig
 
 # %% auto #0
-__all__ = ['check_sampling', 'sample_logits', 'KVCache', 'context_window', 'decode_one', 'compiled_decode', 'generate_stream',
-           'generate', 'TextStream']
+__all__ = ['check_sampling', 'sampling_probs', 'sample_logits', 'KVCache', 'context_window', 'decode_one', 'compiled_decode',
+           'generate_stream', 'generate', 'TextStream']
 
 # %% ../nbs/03_generate.ipynb #607a982c
 def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, max_new_tokens: int = 0):
@@ -31,12 +31,11 @@ def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: fl
         raise NanoGPTError(f"max_new_tokens={max_new_tokens}: must be an integer >= 0")
 
 
-def sample_logits(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                  generator: torch.Generator | None = None):
-    "Draw one token per row of `logits` (B, vocab): `(tokens (B, 1), probs (B, vocab))`; see `check_sampling`."
+def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None):
+    "The distribution (B, vocab) a token is drawn from: `logits` (B, vocab) reshaped by the three knobs (greedy: all on the top token)."
     logits = logits.float()
     if temperature == 0:
-        return logits.argmax(-1, keepdim=True), F.softmax(logits, dim=-1)
+        return F.one_hot(logits.argmax(-1), logits.size(-1)).float()
     logits = logits / temperature
     if top_k is not None and top_k < logits.size(-1):
         kth = torch.topk(logits, top_k, dim=-1).values[:, [-1]]
@@ -46,7 +45,16 @@ def sample_logits(logits, temperature: float = 1.0, top_k: int | None = None, to
         p = F.softmax(sorted_logits, dim=-1)
         drop = p.cumsum(-1) - p >= top_p  # tokens whose predecessors already reach top_p; the top one always stays
         logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
-    probs = F.softmax(logits, dim=-1)
+    return F.softmax(logits, dim=-1)
+
+
+def sample_logits(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                  generator: torch.Generator | None = None):
+    "Draw one token per row of `logits` (B, vocab): `(tokens (B, 1), probs (B, vocab))`; see `check_sampling`."
+    if temperature == 0:  # greedy: the plain softmax is the distribution worth showing
+        logits = logits.float()
+        return logits.argmax(-1, keepdim=True), F.softmax(logits, dim=-1)
+    probs = sampling_probs(logits, temperature, top_k, top_p)
     return torch.multinomial(probs, 1, generator=generator), probs
 
 # %% ../nbs/03_generate.ipynb #5a1a865a

@@ -85,6 +85,7 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.attn_dropout, self.resid_dropout = nn.Dropout(cfg.dropout), nn.Dropout(cfg.dropout)
         self.fused, self.qk_norm, self.config = True, cfg.qk_norm, cfg
+        self.keep_weights, self.weights = False, None  # keep_weights: store each forward's attention weights
 
     def forward(self, x, kv_cache=None, rope=None):
         B, T, C = x.shape
@@ -104,8 +105,9 @@ class CausalSelfAttention(nn.Module):
         elif T > self.config.block_size:  # rotary models past their context: each token sees the last block_size
             i = torch.arange(T, device=x.device)
             band = (i[None, :] <= i[:, None]) & (i[None, :] > i[:, None] - self.config.block_size)  # (T, T)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=band, dropout_p=p) if self.fused else self.attend(q, k, v, band)
-        elif self.fused:
+            fused = self.fused and not self.keep_weights
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=band, dropout_p=p) if fused else self.attend(q, k, v, band)
+        elif self.fused and not self.keep_weights:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         else:
             y = self.attend(q, k, v, torch.ones(T, T, dtype=torch.bool, device=x.device).tril())
@@ -115,8 +117,10 @@ class CausalSelfAttention(nn.Module):
     def attend(self, q, k, v, mask):
         "Version 4 for all heads: softmax(q kᵀ/√hs, masked) v for queries (B, nh, T, hs) over keys (B, nh, Tk, hs)."
         att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))  # (B, nh, T, Tk)
-        att = self.attn_dropout(F.softmax(att.masked_fill(~mask, float("-inf")), dim=-1))
-        return att @ v  # (B, nh, T, Tk) @ (B, nh, Tk, hs) -> (B, nh, T, hs)
+        att = F.softmax(att.masked_fill(~mask, float("-inf")), dim=-1)
+        if self.keep_weights:  # the playground's attention maps: the weights of this forward pass, (B, nh, T, Tk)
+            self.weights = att.detach()
+        return self.attn_dropout(att) @ v  # (B, nh, T, Tk) @ (B, nh, Tk, hs) -> (B, nh, T, hs)
 
 # %% ../nbs/02_model.ipynb #5a45d716
 class MLP(nn.Module):

@@ -28,6 +28,17 @@ def data_dir(tmp_path_factory, shakespeare_input) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory, shakespeare_input):
+    "A tiny character model (2 layers, 32 wide, 60 iterations) trained with the real CLI."
+    root = tmp_path_factory.mktemp("runs")
+    run_cli("nanogpt-train", "train_shakespeare_char_cpu", f"--out_dir={root / 'out-tiny'}", f"--data_dir={root / 'data'}",
+            "--n_layer=2", "--n_head=2", "--n_embd=32", "--max_iters=60", "--eval_interval=60", "--eval_iters=2",
+            "--log_interval=20", "--always_save_checkpoint=True", cwd=root,
+            env={"NANOGPT_SHAKESPEARE": str(shakespeare_input)}, check=0)
+    return root / "out-tiny"
+
+
 def tiny(out, data_dir, **kw):
     "A 2-layer, 32-wide model on shakespeare_char: a few ms per iteration."
     settings = dict(out_dir=out, data_dir=data_dir, n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4,

@@ -1,9 +1,9 @@
 """The playground as a user meets it: nbs/playground.ipynb served by Voila, driven in headless Chromium by Playwright.
 
 One tiny char-level model is trained with the real CLI, one Voila server and one browser page are shared by the tests
-below (they run in file order on the same page, like a user's session). Measurements (click-to-first-token, tokens/s)
-and the screenshot path are printed, recorded as user properties, and repeated in a terminal-summary section so they
-show without `-s`.
+below (they run in file order on the same page, like a user's session). Measurements (click-to-first-token, tokens/s,
+click-to-update of each view) and the screenshot path are printed, recorded as user properties, and repeated in a
+terminal-summary section so they show without `-s`.
 """
 import os
 import re
@@ -61,11 +61,11 @@ def _summary_plugin(request):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, shakespeare_input):
-    "A folder holding one tiny trained run, made by nanogpt-train exactly as a user would (about 50 ms an iteration)."
+    "A folder holding one tiny trained run, made by nanogpt-train exactly as a user would (a few seconds)."
     root = tmp_path_factory.mktemp("playground")
     runs = root / "runs"
     run_cli("nanogpt-train", "train_shakespeare_char_cpu", f"--out_dir={runs}/out-tiny", f"--data_dir={root}/data",
-            "--n_layer=2", "--n_head=2", "--n_embd=32", "--max_iters=50", "--eval_interval=50", "--eval_iters=2",
+            "--n_layer=2", "--n_head=2", "--n_embd=32", "--max_iters=300", "--eval_interval=300", "--eval_iters=2",
             "--log_interval=10", "--always_save_checkpoint=True",
             cwd=root, env={"NANOGPT_SHAKESPEARE": str(shakespeare_input)}, check=0)
     assert (runs / "out-tiny" / "ckpt.pt").is_file()
@@ -173,22 +173,35 @@ def page(server):
 # ---- driving the widgets ----
 
 def install_recorders(page):
-    "MutationObservers log every change of the output text and the status, with timestamps: no polling, no misses."
+    "MutationObservers log every change of the text, the status and the views, with timestamps: no polling, no misses."
     page.evaluate("""() => {
-        const out = document.querySelector('.pg-output'), status = document.querySelector('.pg-status');
-        window.pgOut = []; window.pgStatus = []; window.pgClick = null;
+        const $ = (sel) => document.querySelector(sel);
+        const out = $('.pg-output'), status = $('.pg-status');
+        window.pgOut = []; window.pgStatus = []; window.pgViews = []; window.pgClick = null;
         new MutationObserver(() => window.pgOut.push({t: performance.now(), len: out.textContent.length}))
             .observe(out, {childList: true, subtree: true, characterData: true});
         new MutationObserver(() => window.pgStatus.push({t: performance.now(), text: status.textContent}))
             .observe(status, {childList: true, subtree: true, characterData: true});
-        // the click's own timestamp, taken in the page, so Playwright's round trips do not count
-        document.querySelector('.pg-generate').addEventListener('click', () => { window.pgClick = performance.now(); },
-                                                                   {capture: true});
+        for (const [name, el] of [['chart', $('.pg-probs')], ['heatmap', $('.pg-heatmap')], ['lens', $('.pg-lens')]])
+            new MutationObserver(() => window.pgViews.push({t: performance.now(), view: name}))
+                .observe(el, {childList: true, subtree: true, characterData: true, attributes: true});
+        // a click's (or Enter's) own timestamp, taken in the page, so Playwright's round trips do not count
+        const stamp = () => { window.pgClick = performance.now(); };
+        for (const el of [$('.pg-generate'), out, $('.pg-alternatives')]) el.addEventListener('click', stamp, {capture: true});
+        for (const el of [$('.pg-layer'), $('.pg-head')]) el.addEventListener('change', stamp, {capture: true});
+        $('.pg-temperature').addEventListener('keydown', stamp, {capture: true});
     }""")
 
 
 def reset_recorders(page):
-    page.evaluate("() => { window.pgOut = []; window.pgStatus = []; window.pgClick = null; }")
+    page.evaluate("() => { window.pgOut = []; window.pgStatus = []; window.pgViews = []; window.pgClick = null; }")
+
+
+def view_latency_ms(page, view):
+    "Milliseconds from the last click (or Enter) to the first change of `view` after it; waits for that change."
+    page.wait_for_function("v => window.pgClick !== null && window.pgViews.some(m => m.view === v && m.t >= window.pgClick)",
+                           arg=view)
+    return page.evaluate("v => window.pgViews.find(m => m.view === v && m.t >= window.pgClick).t - window.pgClick", view)
 
 
 def set_slider(page, cls, value):
@@ -204,7 +217,8 @@ def set_prompt(page, text):
 
 
 def output_text(page) -> str:
-    return page.locator(".pg-output pre.pg-text").text_content()
+    "The text shown, token by token (without the marker of the next token)."
+    return "".join(page.locator(".pg-output .pg-tok:not(.pg-next-tok)").all_text_contents())
 
 
 def wait_for_status(page, word):
@@ -250,27 +264,85 @@ def test_generate_streams_text_and_charts_probabilities(page, record_property):
     lengths = [o["len"] for o in out if click <= o["t"] <= done_t]
     distinct = sorted(set(lengths))
     assert len(distinct) >= 2, f"the text arrived in one piece: {lengths}"
-    assert lengths == sorted(lengths) and lengths[-1] == len(text), lengths
+    assert lengths == sorted(lengths) and lengths[-1] == len(text) + len("▸"), lengths  # and the next token's marker
 
-    # the chart: ten rows of next-token probabilities, largest first, each a probability
+    # the chart: twelve rows of the next token's raw probabilities, largest first, each a probability
     rows = page.locator(".pg-probs tr.pg-prob-row")
-    sync_api.expect(rows).to_have_count(10)
-    probs = [float(p) for p in rows.locator("td:last-child").all_text_contents()]
+    sync_api.expect(rows).to_have_count(12)
+    probs = [float(p) for p in rows.locator("td:nth-child(4)").all_text_contents()]
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001, probs
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "playground.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 0
+    # the text as tokens: the prompt plain, each generated token coloured, with its id, probability and rank on hover
+    generated = page.locator(".pg-output .pg-gen-tok")
+    sync_api.expect(generated).to_have_count(200)
+    assert re.fullmatch(r"token 30: id \d+, drawn with p=[\d.]+ \(rank \d+\)", generated.nth(30 - len(PROMPT)).get_attribute("title"))
+    assert "background: rgb(" in generated.nth(0).get_attribute("style")  # hsl(...), as the browser writes it back
 
     first_mutation_ms = out[0]["t"] - click
-    report(record_property, "screenshot", str(shot), f"playground screenshot: {shot}")
     report(record_property, "click_to_first_token_ms", round(first_mutation_ms),
            f"playground: Generate click -> first output mutation {first_mutation_ms:.0f} ms "
            f"(kernel: first token after {first_ms:.0f} ms)")
     report(record_property, "tokens_per_s", rate,
            f"playground: streamed {count} tokens in {seconds:.2f} s = {rate:.0f} tokens/s; "
            f"{len(distinct)} distinct output lengths seen")
+
+
+def test_click_a_token_to_see_it_chosen_then_branch(page, record_property):
+    set_slider(page, "pg-max-new-tokens", 60)
+    set_slider(page, "pg-temperature", "1.00")
+    generate_and_wait(page)
+    token = page.locator(".pg-output .pg-gen-tok").nth(10)
+    i = int(token.get_attribute("data-i"))
+    reset_recorders(page)
+    token.click()
+    page.wait_for_function("i => window.pgStatus.some(s => s.text.trim().startsWith(`token ${i},`))", arg=i)
+    latency = view_latency_ms(page, "heatmap")
+    sync_api.expect(page.locator(".pg-output .pg-selected")).to_have_attribute("data-i", str(i))
+    assert page.locator(".pg-probs tr.pg-actual").count() == 1  # the token that is there, marked in the chart
+    report(record_property, "click_token_to_views_ms", round(latency),
+           f"playground: click on a token -> its attention map redrawn {latency:.0f} ms")
+
+    before = output_text(page)[:i]
+    alternative = page.locator(".pg-alternatives button:not(.mod-info)").first  # a token other than the one there
+    chosen = alternative.text_content().split()[0].replace("␣", " ").replace("⏎", "\n")
+    reset_recorders(page)
+    alternative.click()
+    wait_for_status(page, "done")
+    text = output_text(page)
+    assert text[:i] == before and text[i] == chosen and len(text) == i + 1 + 60
+    sync_api.expect(page.locator(".pg-output .pg-chosen-tok")).to_have_attribute("data-i", str(i))
+
+
+def test_layer_and_head_pickers_redraw_the_attention_map(page, record_property):
+    image = page.locator("img.pg-heatmap")
+    for picker, label in (("pg-layer", "layer 2"), ("pg-head", "head 1")):
+        src = image.get_attribute("src")
+        reset_recorders(page)
+        page.locator(f".{picker} select").select_option(label=label)
+        latency = view_latency_ms(page, "heatmap")
+        page.wait_for_function("s => document.querySelector('img.pg-heatmap').src !== s", arg=src)
+        report(record_property, f"{picker}_to_heatmap_ms", round(latency),
+               f"playground: {label} picked -> attention map redrawn {latency:.0f} ms")
+    assert page.locator(".pg-layer select option:checked").text_content().replace("\xa0", " ") == "layer 2"
+    assert not any(s["text"].startswith("generating") for s in page.evaluate("() => window.pgStatus"))
+
+
+def test_temperature_reshapes_the_chart_without_generating(page, record_property):
+    chart = page.locator(".pg-probs")
+    before, text = chart.inner_html(), output_text(page)
+    reset_recorders(page)
+    set_slider(page, "pg-temperature", "1.80")
+    latency = view_latency_ms(page, "chart")
+    page.wait_for_function("h => document.querySelector('.pg-probs').innerHTML !== h", arg=before)
+    assert output_text(page) == text and page.evaluate("() => window.pgOut.length") == 0  # nothing generated
+    assert not any(s["text"].startswith("generating") for s in page.evaluate("() => window.pgStatus"))
+    report(record_property, "temperature_to_chart_ms", round(latency),
+           f"playground: temperature set -> chart redrawn {latency:.0f} ms (no generation)")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "playground.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 0
+    report(record_property, "screenshot", str(shot), f"playground screenshot: {shot}")
 
 
 def test_stop_ends_a_long_generation_early(page):
