@@ -10,7 +10,7 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -23,11 +23,13 @@ from .core import (NanoGPTError, autocast, cli_main, peak_flops, resolve_device,
                           time_per_call, use_device)
 from .data import dataset_dir, get_batch
 from .generate import generate_stream
-from .model import GPT, GPT2_SIZES, GPTConfig, configure_optimizer, estimate_mfu, fused_attention_pays, gpt2_config
+from .model import (GPT, GPT2_SIZES, GPTConfig, configure_optimizer, estimate_memory, estimate_mfu,
+                           fused_attention_pays, gpt2_config)
 
 # %% auto #0
 __all__ = ['BENCH_MODELS', 'WRAPPINGS', 'GENERATE_PATHS', 'timed', 'parse_variants', 'process_group', 'bench_train_step',
-           'profile_step', 'generate_nanogpt', 'bench_generate', 'BenchConfig', 'run_bench', 'format_report', 'main']
+           'profile_step', 'generate_nanogpt', 'bench_generate', 'peak_memory', 'BenchConfig', 'run_bench',
+           'format_report', 'main']
 
 # %% ../nbs/10_bench.ipynb #34081f63
 def timed(fn, device: str = "cpu", warmup: int = 3, iters: int = 10, windows: int = 5) -> dict:
@@ -83,11 +85,13 @@ def process_group(device: str):
 
 # %% ../nbs/10_bench.ipynb #d72ee2a0
 def bench_train_step(model_cfg: GPTConfig, batch_size: int, device: str = "cpu", dtype=torch.float32, compile: bool = False,
-                     warmup: int = 3, iters: int = 10, data: Path | None = None, seed: int = 0, ddp: str = "") -> dict:
+                     warmup: int = 3, iters: int = 10, data: Path | None = None, seed: int = 0, ddp: str = "",
+                     checkpointing: bool = False) -> dict:
     "Time the training step (forward, backward, AdamW) of a fresh model; real batches from `data` or random tokens."
     kind = torch.device(device).type
     torch.manual_seed(seed)
     model = GPT(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
+    model.checkpointing = checkpointing
     optimizer = configure_optimizer(model, 0.1, 6e-4, (0.9, 0.95), kind)
     scaler = torch.amp.GradScaler(kind, enabled=dtype == torch.float16)
     wrap = lambda m: DDP(m, device_ids=[torch.device(device).index] if kind == "cuda" else None)
@@ -185,6 +189,61 @@ def bench_generate(model_cfg: GPTConfig, new_tokens: int, device: str = "cpu", d
     t2 = time.perf_counter()
     return {"tokens_per_s": new_tokens / (t2 - t1), "total_s": t2 - t1, "warmup_s": t1 - t0}
 
+# %% ../nbs/10_bench.ipynb #fe96a651
+def _step_peak(model_cfg: GPTConfig, batch_size: int, device: str, dtype, checkpointing: bool, steps: int = 3) -> int:
+    "Peak bytes of `steps` AdamW training steps of a fresh model, counted from before it exists (run in a fresh process on CPUs)."
+    import gc
+    kind = torch.device(device).type
+    torch.manual_seed(0)
+    x, y = (torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.block_size), device=device) for _ in range(2))
+    gc.collect()
+    if kind == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+    else:
+        start = _rss_peak(reset=True)
+    model = GPT(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
+    model.checkpointing = checkpointing
+    optimizer = configure_optimizer(model, 0.1, 6e-4, (0.9, 0.95), kind)
+    for _ in range(steps):
+        with autocast(device, dtype):
+            _, loss = model(x, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    if kind == "cuda":
+        return torch.cuda.max_memory_allocated(device) - start
+    return _rss_peak() - start
+
+
+def _rss_peak(reset: bool = False) -> int:
+    "This process's peak resident memory in bytes (Linux's VmHWM; `reset` first brings it down to the current size)."
+    if reset:
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux: the high-water mark since the process started (bytes on macOS)
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) * 1024
+
+
+def peak_memory(model_cfg: GPTConfig, batch_size: int, device: str = "cpu", dtype=torch.float32,
+                checkpointing: bool = False) -> int:
+    "Measured peak bytes of a training step (see `_step_peak`): in this process on a GPU, in a fresh one on a CPU."
+    if torch.device(device).type == "cuda":
+        return _step_peak(model_cfg, batch_size, device, dtype, checkpointing)
+    import subprocess
+    job = json.dumps([asdict(model_cfg), batch_size, device, str(dtype)[6:], checkpointing])
+    code = ("import json, sys, torch; from nanogpt.bench import _step_peak; from nanogpt.model import GPTConfig; "
+            "c, b, d, t, k = json.loads(sys.argv[1]); print(_step_peak(GPTConfig(**c), b, d, getattr(torch, t), k))")
+    proc = subprocess.run([sys.executable, "-c", code, job], capture_output=True, text=True)  # a new interpreter: a clean peak
+    if proc.returncode:
+        raise NanoGPTError(f"measuring the peak memory failed: {proc.stderr.strip().splitlines()[-1]}")
+    return int(proc.stdout.split()[-1])
+
 # %% ../nbs/10_bench.ipynb #eb383efb
 @dataclass
 class BenchConfig:
@@ -199,6 +258,8 @@ class BenchConfig:
     dataset: str = ""  # read batches from this prepared dataset (in data_dir); "" = random tokens
     data_dir: str = "data"  # where --dataset is prepared
     generate: str = ""  # comma-separated numbers of new tokens to time generation for, e.g. 256,1024
+    checkpointing: bool = False  # activation checkpointing in the training steps
+    memory: bool = False  # measure each variant's peak memory beside its estimate (a GPU measures it anyway; a CPU needs a fresh process each)
     profile: bool = False  # also profile one step of the first variant
     trace: str = "bench-trace.json"  # where --profile writes its Chrome trace
     json: bool = False  # print JSON instead of tables
@@ -233,8 +294,13 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
         print(f"[{i + 1}/{len(variants)}] {name}: {cfg.warmup} warm-up + {cfg.iters} timed steps"
               + (" (compiling first: tens of seconds)" if comp else ""), end=" ... ", file=sys.stderr, flush=True)
         with process_group(device) if ddp else contextlib.nullcontext():
-            r = bench_train_step(model_cfg, batch, device, dtype, comp, cfg.warmup, cfg.iters, data, cfg.seed, ddp)
+            r = bench_train_step(model_cfg, batch, device, dtype, comp, cfg.warmup, cfg.iters, data, cfg.seed, ddp,
+                                 cfg.checkpointing)
         print(f"{r['median_ms']:.1f} ms a step", file=sys.stderr, flush=True)
+        r["estimate_mb"] = estimate_memory(model_cfg, batch, dtype, checkpointing=cfg.checkpointing,
+                                           fused_attention=fused_attention_pays(device, dtype))["peak"] / 2**20
+        if cfg.memory and r["peak_mem_mb"] is None and not ddp:
+            r["peak_mem_mb"] = peak_memory(model_cfg, batch, device, dtype, cfg.checkpointing) / 2**20
         result["train"].append({"variant": name, **r, "speedup": None})
     for r in result["train"]:
         r["speedup"] = result["train"][0]["median_ms"] / r["median_ms"]
@@ -258,12 +324,13 @@ def format_report(r: dict) -> str:
     lines = [f"{r['model']}: {r['params'] / 1e6:.2f}M parameters, batch {r['batch_size']} x block {r['block_size']}, "
              f"on {r['device_name']} (torch {r['torch']}, {r['threads']} CPU threads)"]
     if r["train"]:
-        mem = r["train"][0]["peak_mem_mb"] is not None
+        mem = any(t["peak_mem_mb"] is not None for t in r["train"])
         lines += ["", f"{'variant':<18}{'median ms':>11}{'min ms':>10}{'tokens/s':>12}{'MFU':>8}{'vs first':>10}{'warm-up s':>11}"
-                  + ("  peak MB" if mem else "")]
+                  + f"{'est. MB':>9}" + ("  peak MB" if mem else "")]
         for t in r["train"]:
+            peak = f"{t['peak_mem_mb']:>9.0f}" if t["peak_mem_mb"] is not None else f"{'-':>9}"
             lines.append(f"{t['variant']:<18}{t['median_ms']:>11.1f}{t['min_ms']:>10.1f}{t['tokens_per_s']:>12,.0f}"
-                         f"{t['mfu']:>8.1%}{t['speedup']:>9.2f}x{t['warmup_s']:>11.1f}" + (f"{t['peak_mem_mb']:>9.0f}" if mem else ""))
+                         f"{t['mfu']:>8.1%}{t['speedup']:>9.2f}x{t['warmup_s']:>11.1f}{t['estimate_mb']:>9.0f}" + (peak if mem else ""))
     if r["generate"]:
         lines += ["", f"{'generate':<10}{'variant':<28}{'path':<15}{'tokens/s':>10}{'vs nanoGPT':>12}{'warm-up s':>11}"]
         for g in r["generate"]:

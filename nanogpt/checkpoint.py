@@ -54,11 +54,13 @@ def holds_run(out_dir) -> bool:
     return (Path(out_dir) / CKPT).exists() or (Path(out_dir) / STATE).exists()
 
 
-def save_run(out_dir, model: GPT, meta: dict, config: dict, iter_num: int, resume: dict, val_loss: float | None = None):
+def save_run(out_dir, model: GPT, meta: dict, config: dict, iter_num: int, resume: dict, val_loss: float | None = None,
+             weights: dict | None = None):
     "Write the resume point `state.pt` (weights and `resume`) and, when `val_loss` is given, the model to use `ckpt.pt`."
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    common = {"model": clean_state_dict(model.state_dict()), "model_args": asdict(model.config), "meta": meta,
+    weights = model.state_dict() if weights is None else weights  # given when gathered from shards
+    common = {"model": clean_state_dict(weights), "model_args": asdict(model.config), "meta": meta,
               "config": config, "iter_num": iter_num}
     atomic_save({**common, **resume}, out / STATE)
     if val_loss is not None:

@@ -63,8 +63,10 @@ class TrainConfig(GPTConfig):
     warmup_iters: int = 2000  # iterations of linear warmup from 0 to learning_rate
     lr_decay_iters: int = 600000  # usually max_iters
     min_lr: float = 6e-5  # usually learning_rate / 10
-    # distributed
+    # distributed and memory
     backend: str = "auto"  # nccl on GPUs, gloo on CPUs
+    parallel: str = "ddp"  # ddp | fsdp: under torchrun, a full copy of the model per process, or parameters, gradients and optimizer state sharded
+    activation_checkpointing: bool = False  # keep only each block's input and recompute the rest in backward: less memory, ~30% more compute
     # system
     device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
     dtype: str = "auto"  # auto | float32 | bfloat16 | float16
@@ -219,6 +221,11 @@ def check_train_config(cfg: TrainConfig):
         raise NanoGPTError(f"optimizer={cfg.optimizer!r}: use {' or '.join(OPTIMIZERS)}")
     if cfg.backend not in ("auto", "nccl", "gloo"):
         raise NanoGPTError(f"backend={cfg.backend!r}: use auto, nccl or gloo")
+    if cfg.parallel not in ("ddp", "fsdp"):
+        raise NanoGPTError(f"parallel={cfg.parallel!r}: use ddp or fsdp")
+    if cfg.parallel == "fsdp" and cfg.dtype == "float16":
+        raise NanoGPTError("parallel=fsdp trains in bfloat16 or float32: float16's gradient scaler does not work on "
+                           "sharded gradients; use --dtype=bfloat16")
     if cfg.init_from not in ("scratch", "resume", *GPT2_SIZES) and not (Path(cfg.init_from).expanduser() / "config.json").is_file():
         raise NanoGPTError(f"init_from={cfg.init_from!r}: use scratch, resume, {', '.join(GPT2_SIZES)}, "
                            "or a local Hugging Face GPT-2 folder (one with a config.json)")

@@ -17,14 +17,15 @@ from urllib.parse import urlparse
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from .core import NanoGPTError
 
 # %% auto #0
 __all__ = ['MODEL_CHOICES', 'GPT2_SIZES', 'OPTIMIZERS', 'HUB_NAMES', 'GPTConfig', 'check_model_config', 'rope_angles', 'rotate',
            'CausalSelfAttention', 'MLP', 'make_norm', 'Block', 'GPT', 'fused_attention_pays', 'gpt2_config',
-           'count_params', 'MuonAdamW', 'configure_optimizer', 'flops_per_token', 'estimate_mfu', 'from_pretrained',
-           'export_hf']
+           'count_params', 'MuonAdamW', 'configure_optimizer', 'flops_per_token', 'estimate_mfu', 'estimate_memory',
+           'from_pretrained', 'export_hf']
 
 # %% ../nbs/02_model.ipynb #7c97d251
 @dataclass
@@ -164,6 +165,7 @@ class GPT(nn.Module):
         super().__init__()
         check_model_config(cfg)
         self.config = cfg
+        self.checkpointing = False  # training: keep only each block's input, recompute the rest in backward
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(cfg.vocab_size, cfg.n_embd),
             **({"wpe": nn.Embedding(cfg.block_size, cfg.n_embd)} if cfg.pos_emb == "learned" else {}),  # rotary: no table
@@ -204,8 +206,9 @@ class GPT(nn.Module):
         else:
             x = x + self.transformer.wpe(pos)
         x = self.transformer.drop(x)
+        recompute = self.checkpointing and self.training and torch.is_grad_enabled()
         for block in self.transformer.h:
-            x = block(x, kv_cache, rope)
+            x = checkpoint(block, x, kv_cache, rope, use_reentrant=False) if recompute else block(x, kv_cache, rope)
         logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab)
         if targets is None:
             return logits, None
@@ -328,6 +331,42 @@ def flops_per_token(model: GPT) -> float:
 def estimate_mfu(model: GPT, tokens_per_second: float, peak: float) -> float:
     "Model FLOPs utilisation: achieved training FLOP/s over `peak` (see `nanogpt.core.peak_flops`)."
     return flops_per_token(model) * tokens_per_second / peak
+
+# %% ../nbs/02_model.ipynb #b62b7462
+def estimate_memory(cfg: GPTConfig, batch_size: int, dtype=torch.float32, optimizer: str = "adamw", world: int = 1,
+                    sharded: bool = False, checkpointing: bool = False, fused_attention: bool = True) -> dict:
+    "Expected peak bytes per device of one training step of a `cfg` model on micro-batches of `batch_size` (train chapter)."
+    B, T, C, L, V = batch_size, cfg.block_size, cfg.n_embd, cfg.n_layer, cfg.vocab_size
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        model = GPT(cfg)
+    P = sum(p.numel() for p in model.parameters())  # a tied embedding counts once
+    per_block = sum(p.numel() for p in model.transformer.h[0].parameters())
+    muon = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and ".h." in n) if optimizer == "muon" else 0
+    a = 4 if dtype == torch.float32 else 2  # bytes of an activation (mixed precision: most are 16-bit)
+    shard = world if sharded else 1
+    mem = {"weights": 4 * P / shard, "gradients": 4 * P / shard,  # fp32 master weights and their gradients
+           "optimizer": (8 * (P - muon) + 4 * muon) / shard}  # AdamW: two moments; Muon: one momentum buffer
+    if sharded:  # the gathered weights of the root (embeddings, head) and of two blocks (one computing, one prefetched)
+        mem["weights"] += a * (P - L * per_block + 2 * per_block)
+    elif a == 2:  # autocast keeps 16-bit copies of the weights during the step
+        mem["weights"] += 2 * P
+    if world > 1 and not sharded:  # DDP reduces gradients through buckets: a second copy of them
+        mem["gradients"] += 4 * P
+    # what a block keeps for backward, in B*T*C values: 16 in fp32 (17 on the explicit attention path, which also
+    # keeps each head's T x T weights); in mixed precision the residual stream stays fp32, most of the rest is 16-bit
+    layer = B * T * C * ((16 if fused_attention else 17) * 4 if a == 4 else 34 if fused_attention else 36)
+    if not fused_attention:
+        layer += B * cfg.n_head * T * T * a
+    stream = B * T * C * 4  # a block's input: all that checkpointing keeps
+    logits = B * T * V * (16 if a == 4 else 12 + a)  # logits, log-softmax and their two gradients
+    mem["activations"] = (L * stream + layer if checkpointing else L * layer) + logits + 3 * stream
+    # gradients and activations are never all there at once: backward frees activations as gradients arrive (the
+    # head's first); the optimizer step then holds every gradient and its temporaries. The working set of backward,
+    # about three blocks' worth of activations, is calibrated on measured CPU peaks (bench chapter)
+    backward = mem["activations"] + 3 * layer + 4 * V * C / shard
+    step = mem["gradients"] + 8 * (P - muon) / shard  # AdamW's foreach kernels: about two parameter-sized temporaries
+    mem["peak"] = mem["weights"] + mem["optimizer"] + max(backward, step)
+    return mem
 
 # %% ../nbs/02_model.ipynb #8bd98bf8
 _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")

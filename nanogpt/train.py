@@ -18,6 +18,10 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict, get_optimizer_state_dict,
+                                                     set_optimizer_state_dict)
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
+from torch.distributed.tensor import distribute_tensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .checkpoint import (CKPT, LOG, PLOT, STATE, RunLock, holds_run, load_checkpoint, model_from_checkpoint,
@@ -26,13 +30,14 @@ from .config import TrainConfig, check_train_config, parse_config
 from .core import (NanoGPTError, atomic_write, autocast, cli_main, format_seconds, measure_matmul_flops, peak_flops, peak_source,
                           resolve_device, resolve_dtype, use_device)
 from .data import bytes_per_token, dataset_dir, get_batch, load_meta, tokenizer_from_meta
-from .model import GPT, GPTConfig, configure_optimizer, estimate_mfu, from_pretrained, fused_attention_pays
+from .model import (GPT, GPTConfig, configure_optimizer, estimate_memory, estimate_mfu, from_pretrained,
+                           fused_attention_pays)
 
 # %% auto #0
 __all__ = ['lr_at', 'estimate_loss', 'StopFlag', 'Processes', 'init_processes', 'agree', 'Progress', 'model_config',
-           'build_model', 'restore', 'resume_state', 'Run', 'setup', 'Recorder', 'plot_log', 'train_step', 'save',
-           'evaluate', 'against_reference', 'log_step', 'stop_agreed', 'save_interrupted', 'train_loop', 'train',
-           'main']
+           'build_model', 'restore', 'optimizers_of', 'resume_state', 'Run', 'shard', 'whole_matrix_muon_step', 'setup',
+           'Recorder', 'plot_log', 'train_step', 'save', 'evaluate', 'against_reference', 'log_step', 'stop_agreed',
+           'save_interrupted', 'train_loop', 'memory_line', 'train', 'main']
 
 # %% ../nbs/06_train.ipynb #8c2f7caa
 def lr_at(it: int, cfg: TrainConfig) -> float:
@@ -49,16 +54,17 @@ def lr_at(it: int, cfg: TrainConfig) -> float:
 # %% ../nbs/06_train.ipynb #5345c31c
 @torch.no_grad()
 def estimate_loss(model, data: Path, cfg: TrainConfig, block_size: int, device: str, dtype, rank=0, world=1) -> dict:
-    "Mean loss over `eval_iters` fixed batches of each split, in eval mode; shared among DDP ranks."
+    "Mean loss over `eval_iters` fixed batches of each split, in eval mode; shared among the ranks."
     model.eval()
     out = {}
     for split in ("train", "val"):
         total = torch.zeros(2, device=device)  # loss sum, batch count
-        for k in range(rank, cfg.eval_iters, world):
+        for k in range(rank, math.ceil(cfg.eval_iters / world) * world, world):  # as many forward passes on every rank:
             x, y = get_batch(data, split, cfg.batch_size, block_size, device, seed=cfg.seed, purpose="eval", step=k)
-            with autocast(device, dtype):
+            with autocast(device, dtype):  # FSDP gathers weights in each, and a rank left out would hang the others
                 _, loss = model(x, y)
-            total += torch.stack((loss.float(), torch.ones((), device=device)))
+            if k < cfg.eval_iters:
+                total += torch.stack((loss.float(), torch.ones((), device=device)))
         if world > 1:
             dist.all_reduce(total)
         out[split] = (total[0] / total[1]).item()
@@ -190,13 +196,25 @@ def build_model(cfg: TrainConfig, meta: dict) -> tuple[GPT, dict | None]:
     return model, state
 
 # %% ../nbs/06_train.ipynb #8089d030
-def restore(state: dict, optimizer, scaler, procs: Processes, device: str) -> Progress:
-    "Apply a saved training state to the optimizer, scaler and random-number generators; return its counters."
-    optimizer.load_state_dict(state["optimizer"])
-    for p, moments in optimizer.state.items():  # a cropped parameter (block_size) keeps the matching part of its moments
-        for k, t in moments.items():
-            if torch.is_tensor(t) and t.dim() and t.shape != p.shape:
-                moments[k] = t[:p.shape[0]].clone()
+def restore(state: dict, model: GPT, optimizer, scaler, procs: Processes, device: str) -> Progress:
+    "Apply a saved training state to the optimizer (whole or sharded), scaler and random-number generators; return its counters."
+    saved, sharded = state["optimizer"], procs.ddp and isinstance(model, FSDPModule)
+    if "param_groups" in saved and all(isinstance(n, str) for g in saved["param_groups"] for n in g["params"]):
+        shapes = {n: p.shape for n, p in model.named_parameters()}  # full shapes, also of shards
+        for name, moments in saved["state"].items():  # a cropped parameter (block_size) keeps the matching part
+            for k, t in moments.items():
+                if torch.is_tensor(t) and t.dim() and t.shape != shapes[name]:
+                    moments[k] = t[:shapes[name][0]].clone()
+        set_optimizer_state_dict(model, optimizers_of(optimizer), saved, options=StateDictOptions(full_state_dict=True))
+    elif sharded:
+        raise NanoGPTError("this state.pt keeps the optimizer by parameter number (saved before parameter names were "
+                           "used); resume it once without parallel=fsdp, and the next save can be resumed under fsdp")
+    else:
+        optimizer.load_state_dict(saved)
+        for p, moments in optimizer.state.items():
+            for k, t in moments.items():
+                if torch.is_tensor(t) and t.dim() and t.shape != p.shape:
+                    moments[k] = t[:p.shape[0]].clone()
     if state["scaler"]:  # empty unless the run trained in float16
         scaler.load_state_dict(state["scaler"])
     if len(state["rng"]) == procs.world:
@@ -210,6 +228,11 @@ def restore(state: dict, optimizer, scaler, procs: Processes, device: str) -> Pr
                     state["eval_iter"], state["iter_num"])
 
 
+def optimizers_of(optimizer) -> tuple:
+    "The optimizers inside one: Muon and AdamW for `optimizer=muon`, else the one."
+    return getattr(optimizer, "optimizers", (optimizer,))
+
+
 def resume_state(run: Run, progress: Progress) -> dict:
     "What `state.pt` holds besides the weights; every rank takes part (the random states are gathered)."
     rng = [(torch.get_rng_state(), torch.cuda.get_rng_state(run.device) if run.device.startswith("cuda") else None)]
@@ -217,7 +240,10 @@ def resume_state(run: Run, progress: Progress) -> dict:
         gathered = [None] * run.procs.world
         dist.all_gather_object(gathered, rng[0])
         rng = gathered
-    return {"optimizer": run.optimizer.state_dict(), "scaler": run.scaler.state_dict(), "best_val_loss": progress.best_val_loss,
+    # by parameter name, whole, on rank 0's CPU: the same file for one process, DDP and FSDP, on any number of ranks
+    full = StateDictOptions(full_state_dict=True, cpu_offload=run.procs.ddp)
+    optimizer = get_optimizer_state_dict(run.model, optimizers_of(run.optimizer), options=full)
+    return {"optimizer": optimizer, "scaler": run.scaler.state_dict(), "best_val_loss": progress.best_val_loss,
             "clips": int(progress.clips), "rng": rng, "eval_iter": progress.eval_iter, "world_size": run.procs.world,
             "seed": run.cfg.seed}
 
@@ -238,6 +264,12 @@ class Run:
     scaler: torch.amp.GradScaler
     peak: float  # the device's peak FLOP/s in this dtype, for MFU
     val_bytes_per_token: float  # turns val loss (nats per token) into bits per byte
+    sharded: bool = False  # parameters, gradients and optimizer state split over the processes (parallel=fsdp)
+
+    @property
+    def autocast_dtype(self) -> torch.dtype:
+        "What autocast computes in: nothing to do (float32) where FSDP's mixed-precision policy casts instead (GPUs)."
+        return torch.float32 if self.sharded and self.device.startswith("cuda") else self.dtype
 
     @property
     def accum(self) -> int:  # micro-steps per process
@@ -246,6 +278,32 @@ class Run:
     @property
     def tokens_per_iter(self) -> int:
         return self.cfg.gradient_accumulation_steps * self.cfg.batch_size * self.model.config.block_size
+
+
+def shard(model: GPT, device: str, dtype: torch.dtype) -> GPT:
+    "FSDP2, in place: each block, then the rest, keeps 1/world of its parameters; they are gathered to compute."
+    policy = {}
+    if torch.device(device).type == "cuda" and dtype != torch.float32:  # gather and compute in 16 bits, reduce in 32
+        policy = {"mp_policy": MixedPrecisionPolicy(param_dtype=dtype, reduce_dtype=torch.float32)}
+    for block in model.transformer.h:
+        fully_shard(block, **policy)
+    fully_shard(model, **policy)
+    return model
+
+
+@torch.no_grad()
+def whole_matrix_muon_step(muon: torch.optim.Optimizer):
+    "Muon's step on FSDP shards with each matrix orthogonalised whole: gathered, stepped as one process would, cut back."
+    from torch.optim._muon import muon as muon_update  # torch's own update rule (private API: torch >= 2.9)
+    for group in muon.param_groups:
+        params, grads, buffers = [], [], []
+        has_complex = muon._init_group(group, params, grads, buffers)  # makes the momentum buffers (shards) on first use
+        whole = [[t.full_tensor() for t in ts] for ts in (params, grads, buffers)]
+        muon_update(*whole, lr=group["lr"], weight_decay=group["weight_decay"], momentum=group["momentum"],
+                    nesterov=group["nesterov"], ns_coefficients=group["ns_coefficients"], eps=group["eps"],
+                    ns_steps=group["ns_steps"], adjust_lr_fn=group["adjust_lr_fn"], has_complex=has_complex)
+        for shard, new in zip(params + buffers, whole[0] + whole[2]):  # every rank has the whole result: keep its part
+            shard.copy_(distribute_tensor(new, shard.device_mesh, shard.placements, src_data_rank=None))
 
 
 def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progress]:
@@ -259,12 +317,25 @@ def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progres
         agree(procs, lambda: _fresh_out_dir(cfg.out_dir))
     model, state = build_model(cfg, meta)
     model.to(device).use_fused_attention(fused_attention_pays(device, dtype))
+    model.checkpointing = cfg.activation_checkpointing
+    sharded = procs.ddp and cfg.parallel == "fsdp"
+    if sharded:
+        if dtype == torch.float16:
+            raise NanoGPTError("parallel=fsdp trains in bfloat16 or float32 (float16's gradient scaler does not work on "
+                               "sharded gradients), and this GPU has no bfloat16; use --dtype=float32 or parallel=ddp")
+        for p in model.parameters():  # every rank starts from rank 0's weights (DDP does this for itself)
+            dist.broadcast(p.detach(), src=0)
+        shard(model, device, dtype)  # before the optimizer, which must hold the shards
     scaler = torch.amp.GradScaler(kind, enabled=dtype == torch.float16)
     optimizer = configure_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), kind,
                                     cfg.optimizer, cfg.muon_lr, cfg.muon_momentum)
-    progress = restore(state, optimizer, scaler, procs, device) if state else Progress(clips=torch.zeros((), dtype=torch.long, device=device))
+    if sharded and cfg.optimizer == "muon":  # orthogonalising each shard on its own would be another optimizer
+        muon = optimizers_of(optimizer)[0]
+        muon.step = lambda: whole_matrix_muon_step(muon)
+    progress = (restore(state, model, optimizer, scaler, procs, device) if state
+                else Progress(clips=torch.zeros((), dtype=torch.long, device=device)))
     del state
-    step_model = DDP(model, device_ids=[procs.local_rank] if kind == "cuda" else None) if procs.ddp else model
+    step_model = DDP(model, device_ids=[procs.local_rank] if kind == "cuda" else None) if procs.ddp and not sharded else model
     eval_model = model
     if cfg.compile:
         if procs.master:
@@ -272,7 +343,8 @@ def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progres
         step_model, eval_model = torch.compile(step_model), torch.compile(model)  # DDP inside: see the text above
     peak = peak_flops(device, dtype) if procs.master else 1.0
     per_token = bytes_per_token(data, "val", tokenizer_from_meta(meta))
-    return Run(cfg, procs, device, dtype, data, meta, model, step_model, eval_model, optimizer, scaler, peak, per_token), progress
+    return Run(cfg, procs, device, dtype, data, meta, model, step_model, eval_model, optimizer, scaler, peak, per_token,
+               sharded), progress
 
 
 def _fresh_out_dir(out_dir):
@@ -416,17 +488,22 @@ def train_step(run: Run, iter_num: int, lr: float):
     for micro in range(run.accum):
         x, y = get_batch(run.data, "train", cfg.batch_size, run.model.config.block_size, run.device, seed=cfg.seed,
                          step=iter_num, micro=run.procs.rank * run.accum + micro)
-        sync = not run.procs.ddp or micro == run.accum - 1  # DDP averages gradients on the last micro-step only
+        last = micro == run.accum - 1
+        if run.sharded:  # FSDP: reduce-scatter the gradients, and reshard the weights, after the last micro-step only
+            run.model.set_requires_gradient_sync(last)
+            run.model.set_reshard_after_backward(last)
+        sync = not run.procs.ddp or run.sharded or last  # DDP averages gradients on the last micro-step only
         with contextlib.nullcontext() if sync else run.step_model.no_sync():
-            with autocast(run.device, run.dtype):
+            with autocast(run.device, run.autocast_dtype):
                 _, loss = run.step_model(x, y)
             loss = loss / run.accum  # so the accumulated gradient is that of the mean loss
             run.scaler.scale(loss).backward()
         loss_sum += loss.detach()
-    optimizers = getattr(run.optimizer, "optimizers", (run.optimizer,))  # Muon and AdamW, or AdamW alone
+    optimizers = optimizers_of(run.optimizer)  # Muon and AdamW, or AdamW alone
     for o in optimizers:
         run.scaler.unscale_(o)
     norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
+    norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # FSDP: the norm over all shards, on every rank
     for o in optimizers:
         run.scaler.step(o)
     run.scaler.update()
@@ -436,10 +513,16 @@ def train_step(run: Run, iter_num: int, lr: float):
 
 def save(run: Run, progress: Progress, stop: StopFlag, val_loss: float | None = None):
     "Every rank joins; rank 0 writes `state.pt`, and `ckpt.pt` too when `val_loss` is given."
+    if run.sharded:  # an evaluation's forward pass leaves the root's weights gathered: back to the shards the optimizer holds
+        for m in run.model.modules():
+            if isinstance(m, FSDPModule):
+                m.reshard()
     resume = resume_state(run, progress)
+    weights = (get_model_state_dict(run.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+               if run.sharded else None)  # FSDP: the whole weights, gathered on rank 0's CPU
     if run.procs.master:
         with stop.shield():
-            save_run(run.cfg.out_dir, run.model, run.meta, asdict(run.cfg), progress.iter_num, resume, val_loss)
+            save_run(run.cfg.out_dir, run.model, run.meta, asdict(run.cfg), progress.iter_num, resume, val_loss, weights)
     if run.procs.ddp:
         dist.barrier()
     progress.saved_iter = progress.iter_num
@@ -448,7 +531,7 @@ def save(run: Run, progress: Progress, stop: StopFlag, val_loss: float | None = 
 def evaluate(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
     "Measure both splits; stop on a non-finite loss; record; save when val improved (or always)."
     cfg, it = run.cfg, progress.iter_num
-    losses = estimate_loss(run.eval_model, run.data, cfg, run.model.config.block_size, run.device, run.dtype,
+    losses = estimate_loss(run.eval_model, run.data, cfg, run.model.config.block_size, run.device, run.autocast_dtype,
                            run.procs.rank, run.procs.world)
     if not all(map(math.isfinite, losses.values())):
         raise NanoGPTError(f"eval loss is {losses} at iteration {it}: training diverged; "
@@ -540,6 +623,20 @@ def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag) -> s
         progress.iter_num += 1
 
 # %% ../nbs/06_train.ipynb #be0e9bfe
+def memory_line(run: Run) -> str:
+    "The estimated peak memory per device, in parts, and what recomputing or sharding would make of it."
+    cfg, gib = run.cfg, lambda b: f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.1f} MiB"
+    settings = dict(sharded=run.sharded, checkpointing=cfg.activation_checkpointing)
+    est = lambda **kw: estimate_memory(run.model.config, cfg.batch_size, run.dtype, cfg.optimizer, run.procs.world,
+                                       fused_attention=run.model.transformer.h[0].attn.fused, **{**settings, **kw})
+    m = est()
+    other = [f"with activation_checkpointing {gib(est(checkpointing=True)['peak'])}"] if not cfg.activation_checkpointing else []
+    if run.procs.world > 1 and not run.sharded:
+        other.append(f"with parallel=fsdp {gib(est(sharded=True)['peak'])}")
+    parts = ", ".join(f"{k} {gib(v)}" for k, v in m.items() if k != "peak")
+    return f"memory per device, estimated peak: {gib(m['peak'])} ({parts})" + "".join(f"; {o}" for o in other)
+
+
 def train(cfg: TrainConfig) -> dict:
     "Train (or with `eval_only`, evaluate) as `cfg` says. Returns the history of logged losses and evaluations."
     check_train_config(cfg)
@@ -559,6 +656,7 @@ def train(cfg: TrainConfig) -> dict:
                 f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}{threads}, "
                 f"{str(run.dtype)[6:]}{', compiled' if cfg.compile else ''} | from {cfg.init_from} at iteration {progress.iter_num}")
         rec.say(f"MFU divides by {peak_source(device, run.dtype)}: {run.peak / 1e12:,.3g} TFLOP/s")
+        rec.say(memory_line(run))
         try:
             with StopFlag(hard_stop=not procs.ddp) as stop:
                 rec.history["stopped"] = train_loop(run, progress, rec, stop)

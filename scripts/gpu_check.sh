@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check of the bench chapter: one H100/H200-class GPU, no network; 3.5 minutes on an H200 (4 with --ddp-order).
 #
-#   bash scripts/gpu_check.sh [--ddp-order] [--speedrun] [path/to/tiny-shakespeare/input.txt]
+#   bash scripts/gpu_check.sh [--ddp-order] [--speedrun] [--memory] [path/to/tiny-shakespeare/input.txt]
 #
 # The text comes from the argument, else $NANOGPT_SHAKESPEARE, else .gpu/input.txt. It needs torch with CUDA, numpy
 # and tiktoken, and runs the package from this source tree (no install). Each stage runs under its own time limit and
@@ -18,7 +18,9 @@
 #      process group of one (the train chapter's choice of order).
 # With --speedrun, stages 3 to 5 give way to the modern chapter's comparison: train_shakespeare_char cut at 2,000
 # iterations (its best comes near 1,750) against speedrun_shakespeare_char, seeds 1337 and 1, each with the time it
-# took to reach nanoGPT's 1.47.
+# took to reach nanoGPT's 1.47. With --memory, they give way to the train chapter's memory estimate against the
+# measured peak (torch.cuda.max_memory_allocated) of bf16 training steps: GPT-2 124M and 350M (batch 12 x 1024) and a
+# GPT-2 XL step at batch 1 (the finetune recipe's micro-batch), each with and without activation checkpointing.
 #
 # On a device lent by this workplace (the `device` tool), which receives the tree without ignored files, from the
 # repository root here:
@@ -30,9 +32,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-ddp_order=0 speedrun=0
-while [ "${1:-}" = "--ddp-order" ] || [ "${1:-}" = "--speedrun" ]; do
-  [ "$1" = "--ddp-order" ] && ddp_order=1 || speedrun=1
+ddp_order=0 speedrun=0 memory=0
+while [ "${1:-}" = "--ddp-order" ] || [ "${1:-}" = "--speedrun" ] || [ "${1:-}" = "--memory" ]; do
+  case $1 in --ddp-order) ddp_order=1 ;; --speedrun) speedrun=1 ;; --memory) memory=1 ;; esac
   shift
 done
 input=${1:-${NANOGPT_SHAKESPEARE:-.gpu/input.txt}}
@@ -45,10 +47,10 @@ if [ -n "${GPU_CHECK_SMOKE:-}" ]; then  # CPU, tiny: every stage's code path in 
   dev=cpu dtype=float32 prec=fp32 bench_model=tiny gen=32 bench_iters=3
   train_size=(--n_layer=2 --n_head=2 --n_embd=32 --block_size=32 --batch_size=4 --max_iters=40 --eval_interval=20
               --eval_iters=2 --lr_decay_iters=40 --warmup_iters=5)
-  cut=(--max_iters=40) speedrun_size=("${train_size[@]}")
+  cut=(--max_iters=40) speedrun_size=("${train_size[@]}") memory_models=(tiny:4 shakespeare_char_cpu:4)
 else
   dev=cuda dtype=bfloat16 prec=bf16 bench_model=gpt2 gen=1024 bench_iters=20 train_size=() speedrun_size=()
-  cut=(--max_iters=2000)
+  cut=(--max_iters=2000) memory_models=(gpt2:12 gpt2-medium:12 gpt2-xl:1)
 fi
 
 stage() {  # stage NAME SECONDS COMMAND...: run it under a time limit, record its exit status and time, copy results out
@@ -93,7 +95,14 @@ train() {  # train NAME LIMIT CONFIG ARGS...: a stage that trains into $work/out
     --compile=True "$@"
 }
 
-if [ "$speedrun" = 1 ]; then
+if [ "$memory" = 1 ]; then
+  for spec in "${memory_models[@]}"; do
+    for ck in False True; do
+      stage "memory_${spec%%:*}_$ck" 150 sh -c "python -m nanogpt.bench --model=${spec%%:*} --batch_size=${spec##*:} \
+        --device=$dev --variants=$prec --checkpointing=$ck --memory --warmup=2 --iters=3 --json > $results/memory_${spec%%:*}_$ck.json"
+    done
+  done
+elif [ "$speedrun" = 1 ]; then
   train shakespeare_char 200 train_shakespeare_char --log_interval=100 "${train_size[@]}" "${cut[@]}"
   train speedrun_shakespeare_char 200 speedrun_shakespeare_char "${speedrun_size[@]}"
   train speedrun_shakespeare_char_seed1 200 speedrun_shakespeare_char --seed=1 "${speedrun_size[@]}"
@@ -129,6 +138,12 @@ for name in ("bench.json", "bench_ddp.json"):
         keep = ("variant", "median_ms", "min_ms", "mfu", "tokens_per_s", "warmup_s", "peak_mem_mb")
         summary.setdefault("train_step", []).extend({k: t[k] for k in keep} for t in bench["train"])
         summary.setdefault("generate", []).extend(bench["generate"])
+for path in sorted(results.glob("memory_*.json")):
+    if bench := load(path.name):
+        t = bench["train"][0]
+        summary.setdefault("memory", []).append({"model": bench["model"], "batch_size": bench["batch_size"],
+                                                 "checkpointing": path.stem.endswith("True"), "ms": t["median_ms"],
+                                                 "estimate_mb": t["estimate_mb"], "peak_mb": t["peak_mem_mb"]})
 (results / "summary.json").write_text(json.dumps(summary, indent=1))
 print(json.dumps(summary, indent=1))
 PY
