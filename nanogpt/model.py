@@ -306,6 +306,7 @@ def configure_optimizer(model: nn.Module, weight_decay: float, learning_rate: fl
     rest = [p for _, p in named if id(p) not in taken]
     groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay, "lr_key": "learning_rate"},
               {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0, "lr_key": "learning_rate"}]
+    groups = [g for g in groups if g["params"]]  # e.g. no 1-D parameters at all (no biases, parameter-free norms)
     fused = "fused" in inspect.signature(torch.optim.AdamW).parameters and device_type in ("cuda", "cpu", "mps")
     try:
         adamw = torch.optim.AdamW(groups, lr=learning_rate, betas=betas, fused=fused or None)

@@ -210,7 +210,11 @@ def restore(state: dict, model: GPT, optimizer, scaler, procs: Processes, device
         raise NanoGPTError("this state.pt keeps the optimizer by parameter number (saved before parameter names were "
                            "used); resume it once without parallel=fsdp, and the next save can be resumed under fsdp")
     else:
-        optimizer.load_state_dict(saved)
+        try:
+            optimizer.load_state_dict(saved)
+        except ValueError as e:  # e.g. a group without parameters, which the optimizer no longer has
+            raise NanoGPTError(f"this state.pt was saved by an earlier nanogpt whose optimizer differs ({e}); "
+                               "train on in a new run (--init_from=scratch with another --out_dir)") from e
         for p, moments in optimizer.state.items():
             for k, t in moments.items():
                 if torch.is_tensor(t) and t.dim() and t.shape != p.shape:

@@ -12,7 +12,8 @@ def test_bench_json_fields(tmp_path):
     assert r["device"] == "cpu" and r["model"] == "tiny" and r["params"] > 0
     assert [t["variant"] for t in r["train"]] == ["fp32", "bf16"]
     for t in r["train"]:
-        assert {"median_ms", "min_ms", "tokens_per_s", "mfu", "speedup", "warmup_s", "peak_mem_mb"} <= set(t)
+        assert {"median_ms", "min_ms", "tokens_per_s", "mfu", "speedup", "warmup_s", "peak_mem_mb", "estimate_mb"} <= set(t)
+        assert t["estimate_mb"] > 0 and t["peak_mem_mb"] is None  # a CPU measures its peak only when asked (--memory)
         assert 0 < t["min_ms"] <= t["median_ms"] and 0 < t["mfu"] < 1 and t["tokens_per_s"] > 0
     base = r["train"][0]["median_ms"]
     assert all(abs(t["speedup"] - base / t["median_ms"]) < 1e-9 for t in r["train"])  # each against the first variant
@@ -32,10 +33,20 @@ def test_bench_table_profile_and_real_data(tmp_path, shakespeare_input):
     out = proc.stdout
     assert "tiny: 0.03M parameters, batch 4 x block 32, on cpu" in out
     header = next(l for l in out.splitlines() if l.startswith("variant"))
-    assert header.split() == ["variant", "median", "ms", "min", "ms", "tokens/s", "MFU", "vs", "first", "warm-up", "s"]
+    assert header.split() == ["variant", "median", "ms", "min", "ms", "tokens/s", "MFU", "vs", "first", "warm-up", "s", "est.", "MB"]
     assert any(l.startswith("fp32 ") for l in out.splitlines())
     assert "profile of one step (fp32)" in out and "aten::" in out
     assert json.loads((tmp_path / "t" / "trace.json").read_text())["traceEvents"]
+
+
+def test_bench_memory_beside_the_estimate(tmp_path):
+    "--memory on a CPU: each variant's peak, measured in a fresh process, beside its estimate; the table shows both."
+    proc = run_cli("nanogpt-bench", "--model=shakespeare_char_cpu", "--variants=fp32", "--warmup=1", "--iters=1",
+                   "--memory", "--checkpointing=True", cwd=tmp_path, check=0)
+    header, row = [l for l in proc.stdout.splitlines() if l.startswith(("variant", "fp32"))]
+    assert header.split()[-4:] == ["est.", "MB", "peak", "MB"]
+    estimate, peak = map(float, row.split()[-2:])
+    assert estimate > 0 and peak > 0
 
 
 def test_bench_bad_input(tmp_path):
