@@ -377,9 +377,14 @@ class Playground(W.VBox):
     def branch(self, i: int, token: int):
         "Cut the text before token `i`, put `token` in its place and generate on from there (an alternative's button)."
         if not self.busy:
-            p = sampling_probs(self.logits[None], **self.settings())[0]
-            rank = int((p > p[token]).sum()) + 1
-            self._start(self.ids[:i] + [token], self.drawn[:i] + [(float(p[token]), rank, True)])
+            try:
+                if self.logits is None or i != self.position:
+                    raise NanoGPTError(f"select token {i} first: a branch puts one of its alternatives in its place")
+                p = sampling_probs(self.logits[None], **self.settings())[0]
+                rank = int((p > p[token]).sum()) + 1
+                self._start(self.ids[:i] + [token], self.drawn[:i] + [(float(p[token]), rank, True)])
+            except Exception as e:
+                self._error(e)
 
     def _start(self, ids, drawn):
         n, settings = self.max_new_tokens.value, self.settings()

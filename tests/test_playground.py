@@ -243,6 +243,8 @@ def test_branch_cuts_the_text_and_generates_on(run_dir):
     n = len(pg.ids)
     pg.alternatives.children[0].click(); pg.wait(60)
     assert len(pg.ids) == n + 1 + 40 and pg.drawn[n][2]
+    pg.branch(3, pg.ids[3])  # from code, without selecting token 3: a message, nothing generated
+    assert "select token 3 first" in pg.status.value and not pg.busy and len(pg.ids) == n + 1 + 40
 
 
 def test_logit_lens_ends_at_the_models_prediction(run_dir):
