@@ -668,6 +668,8 @@ def train(cfg: TrainConfig) -> dict:
             rec.close()
         rec.history["best_val_loss"] = progress.best_val_loss
         rec.say(rec.summary(progress))
+        if procs.ddp:  # every rank past its last collective before the group is torn down (one CI run saw an abort)
+            dist.barrier()
         return rec.history
     finally:
         lock.release()
