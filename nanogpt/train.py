@@ -201,10 +201,8 @@ def restore(state: dict, model: GPT, optimizer, scaler, procs: Processes, device
     saved, sharded = state["optimizer"], procs.ddp and isinstance(model, FSDPModule)
     if "param_groups" in saved and all(isinstance(n, str) for g in saved["param_groups"] for n in g["params"]):
         shapes = {n: p.shape for n, p in model.named_parameters()}  # full shapes, also of shards
-        for name, moments in saved["state"].items():  # a cropped parameter (block_size) keeps the matching part
-            for k, t in moments.items():
-                if torch.is_tensor(t) and t.dim() and t.shape != shapes[name]:
-                    moments[k] = t[:shapes[name][0]].clone()
+        for name, moments in saved["state"].items():
+            _crop_moments(moments, shapes[name])
         set_optimizer_state_dict(model, optimizers_of(optimizer), saved, options=StateDictOptions(full_state_dict=True))
     elif sharded:
         raise NanoGPTError("this state.pt keeps the optimizer by parameter number (saved before parameter names were "
@@ -216,9 +214,7 @@ def restore(state: dict, model: GPT, optimizer, scaler, procs: Processes, device
             raise NanoGPTError(f"this state.pt was saved by an earlier nanogpt whose optimizer differs ({e}); "
                                "train on in a new run (--init_from=scratch with another --out_dir)") from e
         for p, moments in optimizer.state.items():
-            for k, t in moments.items():
-                if torch.is_tensor(t) and t.dim() and t.shape != p.shape:
-                    moments[k] = t[:p.shape[0]].clone()
+            _crop_moments(moments, p.shape)
     if state["scaler"]:  # empty unless the run trained in float16
         scaler.load_state_dict(state["scaler"])
     if len(state["rng"]) == procs.world:
@@ -230,6 +226,13 @@ def restore(state: dict, model: GPT, optimizer, scaler, procs: Processes, device
         print(f"note: saved with {len(state['rng'])} processes, resuming with {procs.world}: dropout masks will differ")
     return Progress(state["iter_num"], state["best_val_loss"], torch.tensor(state["clips"], device=device),
                     state["eval_iter"], state["iter_num"])
+
+
+def _crop_moments(moments: dict, shape):
+    "A parameter cropped since the save (block_size) keeps the matching rows of its saved moments."
+    for k, t in moments.items():
+        if torch.is_tensor(t) and t.dim() and t.shape != shape:
+            moments[k] = t[:shape[0]].clone()
 
 
 def optimizers_of(optimizer) -> tuple:
