@@ -36,7 +36,8 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
     logits = logits.float()
     if temperature == 0:
         return F.one_hot(logits.argmax(-1), logits.size(-1)).float()
-    logits = logits / temperature
+    if temperature != 1:
+        logits = logits / temperature
     if top_k is not None and top_k < logits.size(-1):
         kth = torch.topk(logits, top_k, dim=-1).values[:, [-1]]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -55,7 +56,10 @@ def sample_logits(logits, temperature: float = 1.0, top_k: int | None = None, to
         logits = logits.float()
         return logits.argmax(-1, keepdim=True), F.softmax(logits, dim=-1)
     probs = sampling_probs(logits, temperature, top_k, top_p)
-    return torch.multinomial(probs, 1, generator=generator), probs
+    # torch.multinomial's own draw for one sample, argmax(p / q) with q ~ Exp(1), without its checks of the row
+    # (a dozen small operations each token, and a wait for the GPU): the same tokens for the same generator
+    q = torch.empty_like(probs).exponential_(generator=generator)
+    return (probs / q).argmax(-1, keepdim=True), probs
 
 # %% ../nbs/03_generate.ipynb #5a1a865a
 class KVCache:
@@ -98,23 +102,34 @@ def decode_one(model: GPT, token, kv_cache: KVCache, pos):
     return model(token, kv_cache=kv_cache.at(pos))[0][:, -1]
 
 
-_compiled = weakref.WeakKeyDictionary()  # model -> (its weights' fingerprint, its compiled decode step)
+_compiled = weakref.WeakKeyDictionary()  # model -> (what its compiled step took as fixed, the compiled step)
+
+
+def _fingerprint(model: GPT) -> tuple:
+    "What a compiled step takes as fixed: each weight (where, which version, dtype) and every module's switches."
+    return (tuple((p.data_ptr(), p._version, p.dtype) for p in model.parameters()),
+            tuple((k, v) for m in model.modules() for k, v in vars(m).items() if isinstance(v, (bool, int, float, str))))
 
 
 def compiled_decode(model: GPT):
-    "`decode_one` compiled for `model` with static shapes; compiled again when the model's weights have changed."
-    fingerprint = tuple((p.data_ptr(), p._version, p.dtype) for p in model.parameters())
+    "`decode_one` compiled for `model` with static shapes; compiled again when the model's weights or switches have changed."
+    fingerprint = _fingerprint(model)
     if model in _compiled and _compiled[model][0] == fingerprint:
         return _compiled[model][1]
     torch._dynamo.reset()  # compiled code holds frozen weights: start afresh
+    # the fingerprint checks the model once per generation, so the step need not check its modules every token
+    skip = getattr(torch.compiler, "skip_guard_on_all_nn_modules_unsafe", None)  # torch >= 2.8
+    options = {"guard_filter_fn": skip} if skip else {}
     if next(model.parameters()).is_cuda:
-        step = torch.compile(decode_one, mode="reduce-overhead", fullgraph=True)  # CUDA graphs
+        step = torch.compile(decode_one, fullgraph=True, options={"triton.cudagraphs": True, **options})  # a CUDA graph
     else:
         from torch._inductor import config as inductor
-        compiled = torch.compile(decode_one, mode="max-autotune-no-cudagraphs", fullgraph=True)
+        compiled = torch.compile(decode_one, fullgraph=True, options={"max_autotune": True, "coordinate_descent_tuning": True,
+                                                                      **options})
+        settings = inductor.patch(freezing=True, cpp_wrapper=True)  # read when it compiles, which happens inside a call
 
-        def step(*args):  # inductor reads `freezing` when it compiles, which happens inside a call
-            with inductor.patch(freezing=True):
+        def step(*args):
+            with settings:
                 return compiled(*args)
     _compiled[model] = (fingerprint, step)
     return step
@@ -135,6 +150,7 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
         decode = compiled_decode(model) if use_cache and compile else decode_one
         seq, cached = idx, 0  # cached: how many positions of the current window the cache holds
         positions = torch.arange(block_size, device=device)  # on the device once: no host-to-GPU copy (a wait) per step
+        at = [p.clone() for p in positions.split(1)] if cache is not None else []  # each decode step's position (1,)
         slide = model.config.pos_emb == "rope"  # relative positions: the window slides, the cache is a ring
         nxt = None  # sliding: the position of the next token, counted on the device
         token = idx[:, -1:].clone(memory_format=torch.contiguous_format)  # the newest token (fixed strides: one graph)
@@ -147,10 +163,13 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
                 logits = decode(model, token, cache, nxt.clone())
                 nxt += 1
             elif cached == w - 1:  # the window grew by the token just drawn: one decode step
-                logits = decode(model, token, cache, positions[cached:cached + 1].clone())
+                logits = decode(model, token, cache, at[cached])
             else:  # the first step, or the window was halved: fill the cache with the window
-                logits = model(seq[:, -w:], kv_cache=cache.at(torch.arange(w, device=device)))[0][:, -1]
+                logits = model(seq[:, -w:], kv_cache=cache.at(positions[:w]))[0][:, -1]
                 nxt = torch.full((1,), w, device=device) if slide else None
+                if not torch.isfinite(logits).all():  # checked here, once a window: the draw itself would not notice
+                    raise NanoGPTError("the model's logits are NaN or infinite: its weights have diverged or overflowed "
+                                       "(load an earlier checkpoint, or use float32)")
             cached = w
             token, probs = sample_logits(logits, temperature, top_k, top_p, generator)
             seq = torch.cat((seq, token), dim=1)

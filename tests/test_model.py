@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nanogpt.core import NanoGPTError
-from nanogpt.generate import context_window, generate, generate_stream, sample_logits
+from nanogpt.generate import compiled_decode, context_window, generate, generate_stream, sample_logits
 from nanogpt.model import GPT, GPTConfig, export_hf, from_pretrained
 
 transformers = pytest.importorskip("transformers")
@@ -157,3 +157,33 @@ def test_compiled_decode_equals_eager_inside_and_beyond_the_context():
     with torch.no_grad():  # weights that change after compiling are picked up (the step is compiled again)
         model.lm_head.weight.mul_(-1)
     assert torch.equal(generate(model, prompt, 10, temperature=0, compile=True), generate(model, prompt, 10, temperature=0))
+
+
+def test_compiled_step_is_rebuilt_when_a_weight_or_a_switch_changes():
+    "The compiled step skips dynamo's per-token checks of the modules, so its own fingerprint must notice every change."
+    model = GPT(GPTConfig(block_size=8, vocab_size=10, n_layer=1, n_head=1, n_embd=8)).eval()
+    step = compiled_decode(model)
+    assert compiled_decode(model) is step  # nothing changed: the same compiled step
+    model.transformer.h[0].attn.fused = False  # a switch the traced forward read
+    assert compiled_decode(model) is not step
+    step = compiled_decode(model)
+    with torch.no_grad():
+        model.lm_head.weight.add_(1)  # a weight changed in place (its version moves)
+    assert compiled_decode(model) is not step
+    step = compiled_decode(model)
+    model.half()  # a dtype
+    assert compiled_decode(model) is not step
+
+
+def test_sampling_draws_what_multinomial_draws_and_diverged_models_fail_clearly():
+    "The exponential race draws the same tokens as torch.multinomial from the same generator; NaN logits are an error."
+    logits = torch.randn(300, 50, generator=torch.Generator().manual_seed(0)) * 4
+    for kw in (dict(), dict(temperature=0.7), dict(top_k=5), dict(top_p=0.9)):
+        tokens, probs = sample_logits(logits, generator=torch.Generator().manual_seed(2), **kw)
+        assert torch.equal(tokens, torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(2)))
+        assert probs.gather(1, tokens).gt(0).all()  # never a token the knobs removed
+    model = GPT(GPTConfig(block_size=8, vocab_size=10, n_layer=1, n_head=1, n_embd=8))
+    with torch.no_grad():
+        model.lm_head.weight.fill_(float("nan"))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        generate(model, torch.zeros(1, 2, dtype=torch.long), 3)
