@@ -50,15 +50,15 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
 
 
 def sample_logits(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                  generator: torch.Generator | None = None):
-    "Draw one token per row of `logits` (B, vocab): `(tokens (B, 1), probs (B, vocab))`; see `check_sampling`."
+                  generator: torch.Generator | None = None, noise=None):
+    "Draw one token per row of `logits` (B, vocab): `(tokens (B, 1), probs (B, vocab))`; `noise`: the Exp(1) draws to use."
     if temperature == 0:  # greedy: the plain softmax is the distribution worth showing
         logits = logits.float()
         return logits.argmax(-1, keepdim=True), F.softmax(logits, dim=-1)
     probs = sampling_probs(logits, temperature, top_k, top_p)
     # torch.multinomial's own draw for one sample, argmax(p / q) with q ~ Exp(1), without its checks of the row
     # (a dozen small operations each token, and a wait for the GPU): the same tokens for the same generator
-    q = torch.empty_like(probs).exponential_(generator=generator)
+    q = torch.empty_like(probs).exponential_(generator=generator) if noise is None else noise
     return (probs / q).argmax(-1, keepdim=True), probs
 
 # %% ../nbs/03_generate.ipynb #5a1a865a
@@ -98,8 +98,8 @@ def context_window(n: int, block_size: int, slide: bool = False) -> int:
 
 # %% ../nbs/03_generate.ipynb #92209b9a
 def decode_one(model: GPT, token, kv_cache: KVCache, pos):
-    "One generation step: the logits (B, vocab) after `token` (B, 1) at position `pos` (1,); its keys and values are cached."
-    return model(token, kv_cache=kv_cache.at(pos))[0][:, -1]
+    "One generation step: the float32 logits (B, vocab) after `token` (B, 1) at position `pos` (1,); its keys and values are cached."
+    return model(token, kv_cache=kv_cache.at(pos))[0][:, -1].float()
 
 
 _compiled = weakref.WeakKeyDictionary()  # model -> (what its compiled step took as fixed, the compiled step)
@@ -135,6 +135,11 @@ def compiled_decode(model: GPT):
     return step
 
 
+def _noise(generator, n: int, shape, device):
+    "Exp(1) draws for the next `n` tokens at once, one (B, vocab) view each: the same numbers as `n` draws one by one on a CPU."
+    return iter(torch.empty((n, *shape), device=device).exponential_(generator=generator))
+
+
 @torch.no_grad()
 def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                     top_p: float | None = None, generator: torch.Generator | None = None, use_cache: bool = True,
@@ -148,31 +153,39 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
     try:
         cache = KVCache(model.config, idx.size(0), device, next(model.parameters()).dtype) if use_cache else None
         decode = compiled_decode(model) if use_cache and compile else decode_one
-        seq, cached = idx, 0  # cached: how many positions of the current window the cache holds
+        parts, n, cached = [idx], idx.size(1), 0  # the text in pieces, n tokens; cached: the window positions the cache holds
         positions = torch.arange(block_size, device=device)  # on the device once: no host-to-GPU copy (a wait) per step
         at = [p.clone() for p in positions.split(1)] if cache is not None else []  # each decode step's position (1,)
         slide = model.config.pos_emb == "rope"  # relative positions: the window slides, the cache is a ring
         nxt = None  # sliding: the position of the next token, counted on the device
         token = idx[:, -1:].clone(memory_format=torch.contiguous_format)  # the newest token (fixed strides: one graph)
         reach = model.config.n_layer * (block_size - 1) + 1  # sliding: the tokens the last one depends on, through the layers
-        for _ in range(max_new_tokens):
-            w = context_window(seq.size(1), block_size, slide)
+        noise = iter(())  # the draws for the next tokens, made 64 at a time
+        for i in range(max_new_tokens):
+            w = context_window(n, block_size, slide)
+            if cache is None or not (nxt is not None or cached == w - 1):  # the whole window is needed: join the pieces
+                parts[:] = [torch.cat(parts, dim=1)]
             if cache is None:  # recompute the whole window (sliding: all the tokens within reach)
-                logits = model(seq[:, -(reach if slide else w):])[0][:, -1]
+                logits = model(parts[0][:, -(reach if slide else w):])[0][:, -1]
             elif nxt is not None:  # sliding: one decode step at the next position, whatever the window
                 logits = decode(model, token, cache, nxt.clone())
                 nxt += 1
             elif cached == w - 1:  # the window grew by the token just drawn: one decode step
                 logits = decode(model, token, cache, at[cached])
             else:  # the first step, or the window was halved: fill the cache with the window
-                logits = model(seq[:, -w:], kv_cache=cache.at(positions[:w]))[0][:, -1]
+                logits = model(parts[0][:, -w:], kv_cache=cache.at(positions[:w]))[0][:, -1]
                 nxt = torch.full((1,), w, device=device) if slide else None
                 if not torch.isfinite(logits).all():  # checked here, once a window: the draw itself would not notice
                     raise NanoGPTError("the model's logits are NaN or infinite: its weights have diverged or overflowed "
                                        "(load an earlier checkpoint, or use float32)")
             cached = w
-            token, probs = sample_logits(logits, temperature, top_k, top_p, generator)
-            seq = torch.cat((seq, token), dim=1)
+            q = next(noise, None)
+            if q is None and temperature > 0:
+                noise = _noise(generator, min(64, max_new_tokens - i), logits.shape, device)
+                q = next(noise)
+            token, probs = sample_logits(logits, temperature, top_k, top_p, generator, noise=q)
+            parts.append(token)
+            n += 1
             yield token, probs
     finally:
         model.train(was_training)

@@ -182,6 +182,14 @@ def test_sampling_draws_what_multinomial_draws_and_diverged_models_fail_clearly(
         tokens, probs = sample_logits(logits, generator=torch.Generator().manual_seed(2), **kw)
         assert torch.equal(tokens, torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(2)))
         assert probs.gather(1, tokens).gt(0).all()  # never a token the knobs removed
+    # the whole loop (noise drawn 64 tokens at a time, cache or not) writes the text nanoGPT's loop writes with the seed
+    from nanogpt.bench import generate_nanogpt
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(block_size=160, vocab_size=30, n_layer=2, n_head=2, n_embd=16)).eval()
+    prompt = torch.randint(0, 30, (2, 5))
+    ours = generate(model, prompt, 150, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(ours, generate_nanogpt(model, prompt, 150, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(ours, generate(model, prompt, 150, generator=torch.Generator().manual_seed(4), use_cache=False))
     model = GPT(GPTConfig(block_size=8, vocab_size=10, n_layer=1, n_head=1, n_embd=8))
     with torch.no_grad():
         model.lm_head.weight.fill_(float("nan"))
