@@ -161,19 +161,22 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
         token = idx[:, -1:].clone(memory_format=torch.contiguous_format)  # the newest token (fixed strides: one graph)
         reach = model.config.n_layer * (block_size - 1) + 1  # sliding: the tokens the last one depends on, through the layers
         noise = iter(())  # the draws for the next tokens, made 64 at a time
+
+        def text(last: int):  # the last tokens of the text as one tensor: the pieces are joined only when needed
+            parts[:] = [torch.cat(parts, dim=1)]
+            return parts[0][:, -last:]
+
         for i in range(max_new_tokens):
             w = context_window(n, block_size, slide)
-            if cache is None or not (nxt is not None or cached == w - 1):  # the whole window is needed: join the pieces
-                parts[:] = [torch.cat(parts, dim=1)]
             if cache is None:  # recompute the whole window (sliding: all the tokens within reach)
-                logits = model(parts[0][:, -(reach if slide else w):])[0][:, -1]
+                logits = model(text(reach if slide else w))[0][:, -1]
             elif nxt is not None:  # sliding: one decode step at the next position, whatever the window
                 logits = decode(model, token, cache, nxt.clone())
                 nxt += 1
             elif cached == w - 1:  # the window grew by the token just drawn: one decode step
                 logits = decode(model, token, cache, at[cached])
             else:  # the first step, or the window was halved: fill the cache with the window
-                logits = model(parts[0][:, -w:], kv_cache=cache.at(positions[:w]))[0][:, -1]
+                logits = model(text(w), kv_cache=cache.at(positions[:w]))[0][:, -1]
                 nxt = torch.full((1,), w, device=device) if slide else None
                 if not torch.isfinite(logits).all():  # checked here, once a window: the draw itself would not notice
                     raise NanoGPTError("the model's logits are NaN or infinite: its weights have diverged or overflowed "

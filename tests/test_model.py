@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nanogpt.bench import generate_nanogpt
 from nanogpt.core import NanoGPTError
 from nanogpt.generate import compiled_decode, context_window, generate, generate_stream, sample_logits
 from nanogpt.model import GPT, GPTConfig, export_hf, from_pretrained
@@ -183,7 +184,6 @@ def test_sampling_draws_what_multinomial_draws_and_diverged_models_fail_clearly(
         assert torch.equal(tokens, torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(2)))
         assert probs.gather(1, tokens).gt(0).all()  # never a token the knobs removed
     # the whole loop (noise drawn 64 tokens at a time, cache or not) writes the text nanoGPT's loop writes with the seed
-    from nanogpt.bench import generate_nanogpt
     torch.manual_seed(0)
     model = GPT(GPTConfig(block_size=160, vocab_size=30, n_layer=2, n_head=2, n_embd=16)).eval()
     prompt = torch.randint(0, 30, (2, 5))
