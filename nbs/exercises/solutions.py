@@ -31,6 +31,42 @@ def my_layer_norm(x, gain, bias, eps=1e-5):
     return (x - mean) / torch.sqrt(var + eps) * gain + bias
 
 
+def loss_at_init(vocab_size):
+    "A model that knows nothing spreads its bet evenly: every token gets 1/V, whichever comes, so the loss is -ln(1/V)."
+    return math.log(vocab_size)
+
+
+def measure_loss_at_init(vocab_size):
+    from nanogpt.model import GPT, GPTConfig
+    model = GPT(GPTConfig(block_size=32, vocab_size=vocab_size, n_layer=2, n_head=4, n_embd=32))
+    x, y = torch.randint(0, vocab_size, (8, 32)), torch.randint(0, vocab_size, (8, 32))
+    with torch.no_grad():
+        return model(x, y)[1].item()
+# For V = 50,304: ln V = 10.83 nats. A first logged loss far above it means a bad initialisation (the logits are not
+# near zero), far below it means the targets leak into the inputs. GPT-2 at full width (n_embd = 768) starts
+# 0.1-0.25 above ln V: its logits at init are small but not all equal (the head is 0.02-scaled vectors dotted with a
+# unit-scale residual stream), and any spread between them costs loss against targets the model cannot yet predict.
+
+
+def attention_entropy(d, scaled, T=64, n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q, k = torch.randn(n, T, d, generator=g), torch.randn(n, T, d, generator=g)  # n draws of T queries and T keys
+    scores = q @ k.transpose(-2, -1)  # (n, T, T): each a sum of d products of unit-variance numbers, variance d
+    if scaled:
+        scores = scores / math.sqrt(d)  # variance 1, whatever d is
+    logp = F.log_softmax(scores, dim=-1)  # log p directly: no log(0) where a probability underflows
+    return -(logp.exp() * logp).sum(-1).mean().item()
+
+
+def effective_keys_answer():
+    "An entropy H is as spread as a uniform choice among e^H keys: (with the scaling, without it) at d = 64."
+    return math.exp(attention_entropy(64, True)), math.exp(attention_entropy(64, False))
+# About 40 keys of 64 with the scaling, under 2 without: unscaled scores have a spread of √64 = 8, so softmax puts
+# nearly all the weight on the top score. That is the wrong start for learning twice over: every query reads one
+# essentially random token, and a saturated softmax passes back almost no gradient to the scores (∂p/∂s = p(1 - p)
+# is near 0 when p is near 0 or 1). With the scaling the spread of the scores is 1 for every head size.
+
+
 # ---- generate chapter ----
 
 def top_k_filter(logits, k):
@@ -49,6 +85,21 @@ def min_p_probs(logits, p_min):
 def kv_cache_bytes(n_layer, n_embd, block_size, batch_size, bytes_per_value):
     return 2 * n_layer * batch_size * block_size * n_embd * bytes_per_value  # keys and values of every layer
 # GPT-2 XL (48 layers, 1,600 wide), 1,024 tokens, bf16: 2 * 48 * 1024 * 1600 * 2 bytes = 315 MB per sequence.
+
+
+# ---- optim chapter ----
+
+def first_below_half(warmup_iters, lr_decay_iters, learning_rate, min_lr):
+    "The first iteration after the warmup at which the schedule's rate is below half its peak; None if never."
+    if min_lr >= learning_rate / 2:
+        return None  # the cosine ends at min_lr and stays there
+    # after the warmup, rate = min_lr + (learning_rate - min_lr) * (1 + cos(pi * progress)) / 2: solve rate = half
+    c = 2 * (learning_rate / 2 - min_lr) / (learning_rate - min_lr) - 1  # cos(pi * progress) at the crossing
+    crossing = warmup_iters + math.acos(c) / math.pi * (lr_decay_iters - warmup_iters)
+    return math.floor(crossing) + 1  # the first whole iteration past it (an exact hit is not yet below)
+# With min_lr = 0 the cosine is symmetric and crosses half at the middle of the decay; a floor lifts the whole curve,
+# so half the peak comes later: for train_shakespeare_char (min_lr a tenth of the peak) at iteration 2,724; with a
+# floor of 0 it would be 2,551 (at 2,550, the exact middle, the rate is half the peak, not below it).
 
 
 # ---- train chapter ----
@@ -74,6 +125,33 @@ def accumulated_grads(model, x, y, n_micro):
     for xm, ym in zip(x.chunk(n_micro), y.chunk(n_micro)):
         (model(xm, ym)[1] / n_micro).backward()
     return [p.grad.clone() for p in model.parameters()]
+
+
+def train_minimal(ids, vocab_size, lr, steps):
+    "Full-batch SGD on a bigram table that starts at zero; the mean cross-entropy after the last step."
+    x, y = ids[:-1], ids[1:]  # every (token, next token) pair
+    W = torch.zeros(vocab_size, vocab_size, requires_grad=True)  # row a: the logits of what follows a
+    opt = torch.optim.SGD([W], lr=lr)
+    for _ in range(steps):
+        loss = F.cross_entropy(W[x], y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return F.cross_entropy(W[x], y).item()
+
+
+def lr_x10_answers():
+    "The answers, from the loop: (the final loss at lr = 30, at lr = 300) and whether lr = 300 diverged."
+    from .checks import soliloquy_ids
+    ids, V = soliloquy_ids()
+    final_losses = train_minimal(ids, V, 30.0, 100), train_minimal(ids, V, 300.0, 100)
+    return final_losses, final_losses[1] > math.log(V)  # it ends above where it started: the all-zero table's ln V
+# About 1.63 at lr = 30; at lr = 300 somewhere between 4.7 and 8 (the run is chaotic: rounding decides where it
+# ends), against 3.26 at the start: diverged. Yet from lr = 3 (2.00 after 100 steps) x10 was a gain. The best rate
+# sits just below the edge where a step overshoots the valley's floor by more than it descended, and past that edge
+# every step climbs. Learning rates do not transfer between problems: here each row of the table gets a gradient
+# scaled by its share of the pairs, small enough that rates absurd for a GPT are the right ones.
 
 
 # ---- modern chapter ----
@@ -134,6 +212,26 @@ def byte_decode(ids):
 def make_xy(tokens, starts, block_size):
     windows = torch.stack([tokens[s:s + block_size + 1] for s in starts])  # (B, block_size + 1)
     return windows[:, :-1], windows[:, 1:]
+
+
+def bpe_merge_once(ids):
+    counts = {}
+    for pair in zip(ids, ids[1:]):  # every adjacent position, overlapping ones too
+        counts[pair] = counts.get(pair, 0) + 1
+    top = max(counts, key=counts.get)  # max returns the first maximum; dicts keep the order pairs were first seen
+    merged, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == top:
+            merged.append(256)  # the first id past the 256 bytes
+            i += 2  # both ids are used up: [5, 5, 5] becomes [256, 5]
+        else:
+            merged.append(ids[i])
+            i += 1
+    return top, merged
+# The tie rule is a choice: the chapter takes the smallest pair, minbpe (and this exercise) the first one seen. Either
+# makes training deterministic; they learn different merges only when counts tie, which on real text is rare after
+# the first few merges. Counting every position but merging without overlap is why [5, 5, 5] counts (5, 5) twice and
+# still saves only one token.
 
 
 # ---- bench chapter ----
