@@ -15,8 +15,8 @@ from .core import NanoGPTError
 from .model import GPT, GPTConfig
 
 # %% auto #0
-__all__ = ['check_sampling', 'sampling_probs', 'sample_logits', 'KVCache', 'context_window', 'decode_one', 'compiled_decode',
-           'generate_stream', 'generate', 'TextStream']
+__all__ = ['check_sampling', 'sampling_probs', 'sample_logits', 'KVCache', 'context_window', 'can_slide', 'decode_one',
+           'compiled_decode', 'generate_stream', 'generate', 'TextStream']
 
 # %% ../nbs/03_generate.ipynb #607a982c
 def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, max_new_tokens: int = 0):
@@ -70,23 +70,24 @@ class KVCache:
         self.k = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(cfg.n_layer)]
         self.mask = torch.ones(cfg.block_size, cfg.block_size, dtype=torch.bool, device=device).tril()  # row p: what p sees
-        self.pos = None  # (T,): the positions of the tokens of the next forward pass
         self.block_size = cfg.block_size
         if torch.device(device).type == "cuda":  # fixed addresses let a compiled decode step replay as a CUDA graph
             for t in self.k + self.v:
                 torch._dynamo.mark_static_address(t)
 
-    def at(self, pos) -> KVCache:
-        "Set the positions (T,) of the next forward pass; past `block_size` (rotary models) they wrap around the slots."
-        self.pos, self.slots = pos, pos % self.block_size
-        self.rows = self.mask[pos.clamp(max=self.block_size - 1)]  # once the ring is full, every slot is in the window
-        return self
+    def update(self, layer: int, pos, k, v):
+        "Store `layer`'s keys and values (B, nh, T, hs) at positions `pos` (T,); return all its slots and the mask rows (T, block_size)."
+        slots = pos % self.block_size  # past block_size (a sliding model) the positions wrap around the slots: a ring
+        self.k[layer].index_copy_(2, slots, k)
+        self.v[layer].index_copy_(2, slots, v)
+        return self.k[layer], self.v[layer], self.mask[pos.clamp(max=self.block_size - 1)]  # a full ring: every slot seen
 
-    def update(self, layer: int, k, v):
-        "Store `layer`'s keys and values (B, nh, T, hs) at `pos`; return all its slots and the mask rows (T, block_size)."
-        self.k[layer].index_copy_(2, self.slots, k)
-        self.v[layer].index_copy_(2, self.slots, v)
-        return self.k[layer], self.v[layer], self.rows
+    def attend(self, attn, q, k, v, pos):
+        "Attention of layer `attn` for queries, keys and values (B, nh, T, hs) at `pos` (T,), over everything cached so far."
+        k, v, mask = self.update(attn.layer, pos, k, v)  # (B, nh, block_size, hs) twice, (T, block_size)
+        if torch.compiler.is_compiling():  # the compiled decode step: the explicit math fuses into the step's loops
+            return attn.attend(q, k, v, mask)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # eager: one fused call is faster
 
 # %% ../nbs/03_generate.ipynb #62bc681a
 def context_window(n: int, block_size: int, slide: bool = False) -> int:
@@ -96,19 +97,25 @@ def context_window(n: int, block_size: int, slide: bool = False) -> int:
     keep = max(1, block_size // 2)
     return keep + (n - block_size - 1) % (block_size - keep + 1)
 
+
+def can_slide(model: GPT) -> bool:
+    "Can `model` read past `block_size`? Only without a table of positions (the modern chapter's rotary models): it slides."
+    return "wpe" not in model.transformer
+
 # %% ../nbs/03_generate.ipynb #92209b9a
 def decode_one(model: GPT, token, kv_cache: KVCache, pos):
     "One generation step: the float32 logits (B, vocab) after `token` (B, 1) at position `pos` (1,); its keys and values are cached."
-    return model(token, kv_cache=kv_cache.at(pos))[0][:, -1].float()
+    return model(token, kv_cache=kv_cache, input_pos=pos)[0][:, -1].float()
 
 
 _compiled = weakref.WeakKeyDictionary()  # model -> (what its compiled step took as fixed, the compiled step)
 
 
 def _fingerprint(model: GPT) -> tuple:
-    "What a compiled step takes as fixed: each weight (where, which version, dtype) and every module's switches."
+    "What a compiled step takes as fixed: each weight (where, which version, dtype), every module's switches and hooks."
     return (tuple((p.data_ptr(), p._version, p.dtype) for p in model.parameters()),
-            tuple((k, v) for m in model.modules() for k, v in vars(m).items() if isinstance(v, (bool, int, float, str))))
+            tuple((k, v) for m in model.modules() for k, v in vars(m).items() if isinstance(v, (bool, int, float, str))),
+            tuple((tuple(m._forward_pre_hooks), tuple(m._forward_hooks)) for m in model.modules()))
 
 
 def compiled_decode(model: GPT):
@@ -156,7 +163,7 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
         parts, n, cached = [idx], idx.size(1), 0  # the text in pieces, n tokens; cached: the window positions the cache holds
         positions = torch.arange(block_size, device=device)  # on the device once: no host-to-GPU copy (a wait) per step
         at = [p.clone() for p in positions.split(1)] if cache is not None else []  # each decode step's position (1,)
-        slide = model.config.pos_emb == "rope"  # relative positions: the window slides, the cache is a ring
+        slide = can_slide(model)  # relative positions only: the window slides, the cache is a ring
         nxt = None  # sliding: the position of the next token, counted on the device
         token = idx[:, -1:].clone(memory_format=torch.contiguous_format)  # the newest token (fixed strides: one graph)
         reach = model.config.n_layer * (block_size - 1) + 1  # sliding: the tokens the last one depends on, through the layers
@@ -176,7 +183,7 @@ def generate_stream(model: GPT, idx, max_new_tokens: int, temperature: float = 1
             elif cached == w - 1:  # the window grew by the token just drawn: one decode step
                 logits = decode(model, token, cache, at[cached])
             else:  # the first step, or the window was halved: fill the cache with the window
-                logits = model(text(w), kv_cache=cache.at(positions[:w]))[0][:, -1]
+                logits = model(text(w), kv_cache=cache, input_pos=positions[:w])[0][:, -1]
                 nxt = torch.full((1,), w, device=device) if slide else None
                 if not torch.isfinite(logits).all():  # checked here, once a window: the draw itself would not notice
                     raise NanoGPTError("the model's logits are NaN or infinite: its weights have diverged or overflowed "

@@ -1,11 +1,13 @@
-"""The package's shape, as the structure issue set it: imports only point down the book, and no function is long."""
+"""The package's shape, as the structure and renovation issues set it: imports only point down the book, no function or class
+is long, and the model chapter's module is GPT-2 alone."""
 import ast
 import pathlib
 
 import nanogpt
 
 PKG = pathlib.Path(nanogpt.__file__).parent
-BOOK = ["core", "data", "model", "generate", "config", "checkpoint", "train", "sample", "playground", "bench", "corpus", "eval"]  # reading order
+BOOK = ["core", "data", "model", "generate", "modern", "config", "checkpoint", "optim", "parallel", "train", "sample", "playground",
+        "bench", "corpus", "eval"]  # reading order
 
 
 def modules():
@@ -40,3 +42,20 @@ def test_no_function_is_longer_than_80_lines():
                for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
     longest = max(lengths, key=lengths.get)
     assert lengths[longest] <= 80, f"{longest} is {lengths[longest]} lines"
+
+
+def test_no_class_is_longer_than_150_lines():
+    lengths = {f"{name}.{c.name}": c.end_lineno - c.lineno + 1 for name, tree in modules().items()
+               for c in ast.walk(tree) if isinstance(c, ast.ClassDef)}
+    longest = max(lengths, key=lengths.get)
+    assert lengths[longest] <= 150, f"{longest} is {lengths[longest]} lines"
+
+
+NOT_GPT2 = ["rope", "rotate", "qk_norm", "rms_norm", "RMSNorm", "relu2", "tie_head", "zero_init", "keep_weights", "Muon",
+            "estimate_memory", "pos_emb", "mlp_act", "is_compiling"]  # what came after GPT-2, or belongs to other chapters
+
+
+def test_the_model_module_is_gpt2_alone():
+    source = (PKG / "model.py").read_text()
+    found = [name for name in NOT_GPT2 if name in source]
+    assert not found, f"nanogpt/model.py mentions {found}: that belongs to the modern, optim, parallel or generate chapter"

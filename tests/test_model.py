@@ -9,7 +9,7 @@ import torch
 
 from nanogpt.bench import generate_nanogpt
 from nanogpt.core import NanoGPTError
-from nanogpt.generate import compiled_decode, context_window, generate, generate_stream, sample_logits
+from nanogpt.generate import KVCache, compiled_decode, context_window, generate, generate_stream, sample_logits
 from nanogpt.model import GPT, GPTConfig, export_hf, from_pretrained
 
 transformers = pytest.importorskip("transformers")
@@ -172,6 +172,12 @@ def test_compiled_step_is_rebuilt_when_a_weight_or_a_switch_changes():
         model.lm_head.weight.add_(1)  # a weight changed in place (its version moves)
     assert compiled_decode(model) is not step
     step = compiled_decode(model)
+    hook = model.transformer.h[0].attn.probs.register_forward_hook(lambda m, i, o: None)  # a hook (the playground's)
+    assert compiled_decode(model) is not step
+    step = compiled_decode(model)
+    hook.remove()
+    assert compiled_decode(model) is not step
+    step = compiled_decode(model)
     model.half()  # a dtype
     assert compiled_decode(model) is not step
 
@@ -195,3 +201,45 @@ def test_sampling_draws_what_multinomial_draws_and_diverged_models_fail_clearly(
         model.lm_head.weight.fill_(float("nan"))
     with pytest.raises(ValueError, match="NaN or infinite"):
         generate(model, torch.zeros(1, 2, dtype=torch.long), 3)
+
+
+def test_attention_weights_come_out_through_the_probs_hook_point():
+    "The playground's way in: a forward hook on `attn.probs` (no parameters) sees the explicit path's softmaxed weights."
+    torch.manual_seed(7)
+    model = GPT(GPTConfig(block_size=8, vocab_size=20, n_layer=2, n_head=2, n_embd=16)).eval()
+    assert not any(".probs" in k for k in model.state_dict())
+    seen = []
+    hooks = [b.attn.probs.register_forward_hook(lambda m, i, out: seen.append(out.detach())) for b in model.transformer.h]
+    x = torch.randint(0, 20, (3, 6))
+    fused = model(x)[0]
+    assert seen == []  # the fused kernel never shows its weights
+    explicit = model.use_fused_attention(False)(x)[0]
+    torch.testing.assert_close(explicit, fused, atol=1e-5, rtol=1e-5)
+    assert [w.shape for w in seen] == [(3, 2, 6, 6)] * 2
+    for w in seen:
+        torch.testing.assert_close(w.sum(-1), torch.ones(3, 2, 6))  # each row a distribution
+        assert w.triu(1).abs().max() == 0  # over the past only
+    first = model.transformer.h[0]  # by hand, layer 0
+    q, k, _ = first.attn.heads(first.ln_1(model.transformer.wte(x) + model.transformer.wpe(torch.arange(6))))
+    by_hand = (q @ k.transpose(-2, -1) / 8 ** 0.5).masked_fill(torch.ones(6, 6).tril() == 0, float("-inf")).softmax(-1)
+    torch.testing.assert_close(seen[0], by_hand)
+    for h in hooks:
+        h.remove()
+
+
+def test_positions_are_passed_explicitly():
+    "The model reads the positions it is given (no cursor on the cache); GPT-2 refuses more tokens than its context."
+    torch.manual_seed(8)
+    model = GPT(GPTConfig(block_size=8, vocab_size=20, n_layer=2, n_head=2, n_embd=16)).eval()
+    x = torch.randint(0, 20, (2, 8))
+    with torch.no_grad():
+        assert torch.equal(model(x, input_pos=torch.arange(8))[0], model(x)[0])
+        assert not torch.equal(model(x[:, 4:], input_pos=torch.arange(4, 8))[0], model(x[:, 4:])[0])  # other positions
+        cache = KVCache(model.config, 2)
+        assert not hasattr(cache, "pos")
+        model(x[:, :5], kv_cache=cache, input_pos=torch.arange(5))  # prefill 0..4
+        for p in range(5, 8):  # then one token at a time, each told its position
+            last = model(x[:, p:p + 1], kv_cache=cache, input_pos=torch.tensor([p]))[0]
+        torch.testing.assert_close(last[:, -1], model(x)[0][:, -1], atol=1e-5, rtol=1e-5)
+    with pytest.raises(NanoGPTError, match="9 tokens do not fit the context of 8"):
+        model(torch.zeros(1, 9, dtype=torch.long))
