@@ -14,22 +14,21 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch.nn import functional as F
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .config import check_ranges, parse_config
 from .core import (NanoGPTError, autocast, cli_main, peak_flops, resolve_device, resolve_dtype, synchronize,
                           time_per_call, use_device)
 from .data import dataset_dir, get_batch
 from .generate import generate_stream
-from .model import (GPT, GPT2_SIZES, GPTConfig, configure_optimizer, estimate_memory, estimate_mfu,
-                           fused_attention_pays, gpt2_config)
+from .model import GPT, GPT2_SIZES, GPTConfig, estimate_mfu, fused_attention_pays, gpt2_config
+from .modern import build_gpt
+from .optim import configure_optimizer
+from .parallel import estimate_memory, processes, replicate
 
 # %% auto #0
-__all__ = ['BENCH_MODELS', 'WRAPPINGS', 'GENERATE_PATHS', 'timed', 'parse_variants', 'process_group', 'bench_train_step',
-           'profile_step', 'generate_nanogpt', 'bench_generate', 'peak_memory', 'BenchConfig', 'run_bench',
-           'format_report', 'main']
+__all__ = ['BENCH_MODELS', 'WRAPPINGS', 'GENERATE_PATHS', 'timed', 'parse_variants', 'bench_train_step', 'profile_step',
+           'generate_nanogpt', 'bench_generate', 'peak_memory', 'BenchConfig', 'run_bench', 'format_report', 'main']
 
 # %% ../nbs/13_bench.ipynb #34081f63
 def timed(fn, device: str = "cpu", warmup: int = 3, iters: int = 10, windows: int = 5) -> dict:
@@ -70,19 +69,6 @@ def parse_variants(spec: str, device: str) -> list[tuple[str, torch.dtype, bool,
     return out
 
 
-@contextlib.contextmanager
-def process_group(device: str):
-    "A process group to wrap a model in DDP: the one torchrun made, else one of this process alone."
-    if dist.is_initialized():
-        yield
-        return
-    backend = "nccl" if torch.device(device).type == "cuda" else "gloo"
-    dist.init_process_group(backend, store=dist.HashStore(), rank=0, world_size=1)
-    try:
-        yield
-    finally:
-        dist.destroy_process_group()
-
 # %% ../nbs/13_bench.ipynb #d72ee2a0
 def bench_train_step(model_cfg: GPTConfig, batch_size: int, device: str = "cpu", dtype=torch.float32, compile: bool = False,
                      warmup: int = 3, iters: int = 10, data: Path | None = None, seed: int = 0, ddp: str = "",
@@ -90,14 +76,13 @@ def bench_train_step(model_cfg: GPTConfig, batch_size: int, device: str = "cpu",
     "Time the training step (forward, backward, AdamW) of a fresh model; real batches from `data` or random tokens."
     kind = torch.device(device).type
     torch.manual_seed(seed)
-    model = GPT(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
+    model = build_gpt(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
     model.checkpointing = checkpointing
     optimizer = configure_optimizer(model, 0.1, 6e-4, (0.9, 0.95), kind)
     scaler = torch.amp.GradScaler(kind, enabled=dtype == torch.float16)
-    wrap = lambda m: DDP(m, device_ids=[torch.device(device).index] if kind == "cuda" else None)
-    step_model = wrap(model) if ddp == "inside" else model  # DDP inside compile: torch.compile(DDP(model))
+    step_model = replicate(model, device) if ddp == "inside" else model  # DDP inside compile: torch.compile(DDP(model))
     step_model = torch.compile(step_model) if compile else step_model
-    step_model = wrap(step_model) if ddp == "outside" else step_model  # DDP outside: DDP(torch.compile(model))
+    step_model = replicate(step_model, device) if ddp == "outside" else step_model  # DDP outside: DDP(torch.compile(model))
     B, T, V = batch_size, model_cfg.block_size, model_cfg.vocab_size
     g = torch.Generator().manual_seed(seed)
     randoms = [torch.randint(0, V, (B, T + 1), generator=g) for _ in range(4)]
@@ -132,7 +117,7 @@ def profile_step(model_cfg: GPTConfig, batch_size: int, device: str = "cpu", dty
     from torch.profiler import ProfilerActivity, profile
     kind = torch.device(device).type
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if kind == "cuda" else [])
-    model = GPT(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
+    model = build_gpt(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
     optimizer = configure_optimizer(model, 0.1, 6e-4, (0.9, 0.95), kind)
     x = torch.randint(0, model_cfg.vocab_size, (batch_size, model_cfg.block_size), device=device)
 
@@ -173,7 +158,7 @@ def bench_generate(model_cfg: GPTConfig, new_tokens: int, device: str = "cpu", d
     if path not in GENERATE_PATHS:
         raise NanoGPTError(f"path={path!r}: use one of {', '.join(GENERATE_PATHS)}")
     torch.manual_seed(seed)
-    model = GPT(model_cfg).to(device=device, dtype=dtype).eval()
+    model = build_gpt(model_cfg).to(device=device, dtype=dtype).eval()
     prompt = torch.zeros(1, 1, dtype=torch.long, device=device)
     rng = lambda: torch.Generator(device=device).manual_seed(seed)
     if path == "nanogpt":
@@ -203,7 +188,7 @@ def _step_peak(model_cfg: GPTConfig, batch_size: int, device: str, dtype, checkp
         start = torch.cuda.memory_allocated(device)
     else:
         start = _rss_peak(reset=True)
-    model = GPT(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
+    model = build_gpt(model_cfg).to(device).use_fused_attention(fused_attention_pays(device, dtype))
     model.checkpointing = checkpointing
     optimizer = configure_optimizer(model, 0.1, 6e-4, (0.9, 0.95), kind)
     for _ in range(steps):
@@ -237,8 +222,8 @@ def peak_memory(model_cfg: GPTConfig, batch_size: int, device: str = "cpu", dtyp
         return _step_peak(model_cfg, batch_size, device, dtype, checkpointing)
     import subprocess
     job = json.dumps([asdict(model_cfg), batch_size, device, str(dtype)[6:], checkpointing])
-    code = ("import json, sys, torch; from nanogpt.bench import _step_peak; from nanogpt.model import GPTConfig; "
-            "c, b, d, t, k = json.loads(sys.argv[1]); print(_step_peak(GPTConfig(**c), b, d, getattr(torch, t), k))")
+    code = ("import json, sys, torch; from nanogpt.bench import _step_peak; from nanogpt.modern import ModernConfig; "
+            "c, b, d, t, k = json.loads(sys.argv[1]); print(_step_peak(ModernConfig(**c), b, d, getattr(torch, t), k))")
     proc = subprocess.run([sys.executable, "-c", code, job], capture_output=True, text=True)  # a new interpreter: a clean peak
     if proc.returncode:
         raise NanoGPTError(f"measuring the peak memory failed: {proc.stderr.strip().splitlines()[-1]}")
@@ -286,14 +271,14 @@ def run_bench(cfg: BenchConfig, out=None) -> dict:
         raise NanoGPTError(f"generate={cfg.generate!r}: give comma-separated token counts, e.g. 256,1024") from None
     variants = parse_variants(cfg.variants, device)
     with torch.device("meta"):
-        params = GPT(model_cfg).num_params()  # shapes only
+        params = build_gpt(model_cfg).num_params()  # shapes only
     result = {"device": device, "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
               "torch": torch.__version__, "threads": torch.get_num_threads(), "model": cfg.model, "params": params, "batch_size": batch,
               "block_size": model_cfg.block_size, "train": [], "generate": []}
     for i, (name, dtype, comp, ddp) in enumerate(variants if cfg.train else ()):
         print(f"[{i + 1}/{len(variants)}] {name}: {cfg.warmup} warm-up + {cfg.iters} timed steps"
               + (" (compiling first: tens of seconds)" if comp else ""), end=" ... ", file=sys.stderr, flush=True)
-        with process_group(device) if ddp else contextlib.nullcontext():
+        with processes(device, group=True) if ddp else contextlib.nullcontext():  # DDP needs a group: one of this process
             r = bench_train_step(model_cfg, batch, device, dtype, comp, cfg.warmup, cfg.iters, data, cfg.seed, ddp,
                                  cfg.checkpointing)
         print(f"{r['median_ms']:.1f} ms a step", file=sys.stderr, flush=True)

@@ -17,10 +17,11 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
-from .checkpoint import CKPT, load_checkpoint, load_model
+from .checkpoint import CKPT, load_checkpoint, load_model, resolve_source
 from .config import check_ranges, parse_config
-from .core import NanoGPTError, cli_main, resolve_device, resolve_dtype, use_device
+from .core import NanoGPTError, cli_main, resolve_dtype
 from .data import download, load_meta, dataset_dir, sha256_of, token_byte_lengths
+from .parallel import processes
 
 # %% auto #0
 __all__ = ['HELLASWAG_URL', 'HELLASWAG_ITEMS', 'PUBLISHED', 'bits_per_byte', 'ending_rows', 'score_rows', 'verdicts',
@@ -167,13 +168,9 @@ def run_eval(cfg: EvalConfig, out=None) -> dict:
     tasks = [t.strip() for t in cfg.tasks.split(",") if t.strip()]
     if not tasks or set(tasks) - {"auto", "bpb", "hellaswag"}:
         raise NanoGPTError(f"tasks={cfg.tasks!r}: use auto, or bpb and/or hellaswag, comma-separated")
-    rank, world = (int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])) if "RANK" in os.environ else (0, 1)
-    device = use_device(resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", 0))))
-    if world > 1:
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    try:
-        source = cfg.out_dir if cfg.init_from == "resume" else cfg.init_from
-        model, tokenizer = load_model(source, device, resolve_dtype(cfg.dtype, device))
+    with processes(cfg.device) as (procs, device):  # under torchrun: the work shared among the processes
+        rank, world, source = procs.rank, procs.world, resolve_source(cfg.init_from, cfg.out_dir)[1]
+        model, tokenizer = load_model(cfg.init_from, device, resolve_dtype(cfg.dtype, device), out_dir=cfg.out_dir)
         if "auto" in tasks:
             tasks = ["bpb"] + (["hellaswag"] if tokenizer.kind == "gpt2" else [])
         result = {"model": str(source), "params": model.num_params(), "device": device, "world": world}
@@ -190,11 +187,8 @@ def run_eval(cfg: EvalConfig, out=None) -> dict:
                                             progress=rank == 0 and sys.stderr.isatty())
             if str(source) in PUBLISHED and not cfg.limit:
                 result["hellaswag"]["published"] = PUBLISHED[str(source)]
-        if world > 1:
+        if procs.ddp:
             dist.barrier()  # every rank done before any tears its connections down (not on an error: others may be mid-task)
-    finally:
-        if world > 1:
-            dist.destroy_process_group()
     if rank == 0:
         out.write(json.dumps(result, indent=1) + "\n" if cfg.json else format_eval(result))
     return result
@@ -203,8 +197,9 @@ def run_eval(cfg: EvalConfig, out=None) -> dict:
 def _bpb_data(cfg: EvalConfig, tokenizer) -> Path:
     "The prepared dataset bits per byte reads: the one asked for, else the run's own, else OpenWebText; its tokenizer checked."
     name = cfg.dataset
-    if not name and cfg.init_from == "resume":
-        name = load_checkpoint(Path(cfg.out_dir) / CKPT)["config"].get("dataset", "")
+    what, source = resolve_source(cfg.init_from, cfg.out_dir)
+    if not name and what == "run":
+        name = load_checkpoint(source / CKPT)["config"].get("dataset", "")
     data = dataset_dir(cfg.data_dir, name or "openwebtext")
     if (kind := load_meta(data)["tokenizer"]) != tokenizer.kind:
         raise NanoGPTError(f"dataset {data} is tokenized with {kind}, but the model reads "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model
+from .checkpoint import load_model, resolve_source
 from .config import check_ranges, parse_config
 from .core import NanoGPTError, cli_main, resolve_device, resolve_dtype, use_device
 from .generate import TextStream, check_sampling, generate_stream
@@ -35,7 +35,7 @@ def encode_prompt(start: str, tokenizer) -> list[int]:
             raise NanoGPTError(f"prompt file {path} is not UTF-8 text ({e.reason} at byte {e.start}); convert it first") from e
     if not start:
         if tokenizer.eot is None:
-            raise NanoGPTError("the prompt is empty and a character model has no end-of-text token to start from; "
+            raise NanoGPTError("the prompt is empty and this model's tokenizer has no end-of-text token to start from; "
                                "give at least one character, e.g. a newline")
         return [tokenizer.eot]
     return tokenizer.encode(start)
@@ -63,12 +63,9 @@ def sample(cfg: SampleConfig, out=None) -> list[str]:
     out = out or sys.stdout
     check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, cfg.max_new_tokens)  # before loading a model, which may be big
     check_ranges(cfg, {"max_new_tokens": ">= 1", "num_samples": ">= 1", "seed": "a seed, 0 to 2**63 - 1", "out_dir": "a path"})
-    if cfg.init_from != "resume" and cfg.init_from not in GPT2_SIZES and not Path(cfg.init_from).is_dir():
-        raise NanoGPTError(f"init_from={cfg.init_from!r}: use resume (with --out_dir), one of {', '.join(GPT2_SIZES)}, "
-                           "or a local Hugging Face GPT-2 directory")
+    resolve_source(cfg.init_from, cfg.out_dir)  # a misspelt name fails here, before a device is taken
     device = use_device(resolve_device(cfg.device))
-    model, tokenizer = load_model(cfg.out_dir if cfg.init_from == "resume" else cfg.init_from, device,
-                                  resolve_dtype(cfg.dtype, device))
+    model, tokenizer = load_model(cfg.init_from, device, resolve_dtype(cfg.dtype, device), out_dir=cfg.out_dir)
     prompt = encode_prompt(cfg.start, tokenizer)
     x = torch.tensor([prompt], device=device)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)

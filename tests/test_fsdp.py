@@ -4,7 +4,9 @@ import torch
 
 from conftest import losses, one_line_error, run_cli, tiny
 from nanogpt.checkpoint import load_checkpoint
-from nanogpt.model import GPT, GPTConfig, estimate_memory
+from nanogpt.model import GPT, GPTConfig
+from nanogpt.modern import build_gpt
+from nanogpt.parallel import estimate_memory
 
 MODERN = dict(pos_emb="rope", qk_norm=True, mlp_act="relu2", norm="rmsnorm", tie_head=False, zero_init=True)
 
@@ -88,7 +90,7 @@ def test_activation_checkpointing_gives_the_same_gradients(switches):
     grads = []
     for checkpointing in (False, True):
         torch.manual_seed(0)
-        m = GPT(GPTConfig(block_size=16, vocab_size=65, n_layer=3, n_head=2, n_embd=32, dropout=0.1, **switches)).train()
+        m = build_gpt(dict(block_size=16, vocab_size=65, n_layer=3, n_head=2, n_embd=32, dropout=0.1, **switches)).train()
         m.checkpointing = checkpointing
         x, y = torch.randint(0, 65, (4, 16)), torch.randint(0, 65, (4, 16))
         _, loss = m(x, y)

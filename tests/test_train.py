@@ -1,5 +1,7 @@
 """nanogpt-train as practitioners run it: real processes, torchrun with 2 CPU ranks, signals, resume."""
+import contextlib
 import gc
+import io
 import os
 import signal
 import subprocess
@@ -115,6 +117,7 @@ def test_ctrl_c_under_torchrun_saves_at_once(tmp_path, data_dir):
 
 def test_resume_state_is_dropped_and_ddp_broadcasts_no_buffers(tmp_path, data_dir, monkeypatch):
     from nanogpt import train as T
+    from nanogpt.parallel import Processes
     from nanogpt.config import TrainConfig, parse_config
     out = tmp_path / "run"
     run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=2, eval_interval=2), cwd=tmp_path, check=0)
@@ -128,7 +131,7 @@ def test_resume_state_is_dropped_and_ddp_broadcasts_no_buffers(tmp_path, data_di
     cfg = parse_config(TrainConfig, tiny(out, data_dir, max_iters=4, init_from="resume"))
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
-        run, progress = T.setup(cfg, T.Processes(ddp=True), "cpu")
+        run, progress = T.setup(cfg, Processes(ddp=True), "cpu")
         gc.collect()
         assert progress.iter_num == 2 and len(refs) == 1
         assert refs[0]() is None  # the loaded weights were copied into the model and let go: no second copy stays
@@ -250,3 +253,20 @@ def test_resume_with_a_smaller_block_size_crops(tmp_path, data_dir):
     assert ck["model_args"]["block_size"] == 16 and ck["model"]["transformer.wpe.weight"].shape == (16, 32)
     one_line_error(run_cli("nanogpt-train", *tiny(out, data_dir, max_iters=8, init_from="resume", block_size=64),
                            cwd=tmp_path), "block_size=64", "exceed the model's context 16")
+
+
+def test_state_pt_whose_groups_name_a_setting_still_resumes(tmp_path, data_dir):
+    "Before each group carried its base rate (initial_lr), state.pt named a TrainConfig field (lr_key): it resumes exactly."
+    from nanogpt.config import TrainConfig, parse_config
+    from nanogpt.train import train
+    run = lambda out, **kw: train(parse_config(TrainConfig, tiny(out, data_dir, optimizer="muon", eval_interval=4, **kw)))
+    with contextlib.redirect_stdout(io.StringIO()):
+        full = run(tmp_path / "full", max_iters=8)
+        run(tmp_path / "old", max_iters=4)
+        state = load_checkpoint(tmp_path / "old" / "state.pt")
+        for group, key in zip(state["optimizer"]["param_groups"], ("muon_lr", "learning_rate", "learning_rate")):
+            del group["initial_lr"]
+            group["lr_key"] = key  # as nanogpt wrote it before
+        atomic_save(state, tmp_path / "old" / "state.pt")
+        resumed = run(tmp_path / "old", max_iters=8, init_from="resume")
+    assert resumed["loss"] == full["loss"][4:]

@@ -1,7 +1,8 @@
 # Muon's optimizer step on the GPU: eager against torch.compile(step), 6 x 384 character model with every switch.
 import json, sys, time, torch
 from nanogpt.core import use_device
-from nanogpt.model import GPT, GPTConfig, configure_optimizer
+from nanogpt.model import GPT, GPTConfig
+from nanogpt.optim import configure_optimizer
 dev = use_device("cuda" if torch.cuda.is_available() else "cpu")
 small = "--smoke" in sys.argv
 M = dict(pos_emb="rope", qk_norm=True, mlp_act="relu2", norm="rmsnorm", tie_head=False, zero_init=True)
