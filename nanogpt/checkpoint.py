@@ -19,7 +19,7 @@ from torch.distributed.fsdp import FSDPModule
 
 from .core import NanoGPTError, atomic_write, writable_dir
 from .data import BPETokenizer, tokenizer_from_meta
-from .model import GPT, GPT2_SIZES, GPTConfig, from_pretrained
+from .model import GPT, GPT2_SIZES, from_pretrained
 from .modern import build_gpt
 
 # %% auto #0

@@ -5,7 +5,7 @@
 # %% ../nbs/04_modern.ipynb #5d6a8412
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 
 import torch
 import torch.nn as nn

@@ -15,7 +15,6 @@ from .checkpoint import load_model, resolve_source
 from .config import check_ranges, parse_config
 from .core import NanoGPTError, cli_main, resolve_device, resolve_dtype, use_device
 from .generate import TextStream, check_sampling, generate_stream
-from .model import GPT2_SIZES
 
 # %% auto #0
 __all__ = ['encode_prompt', 'SampleConfig', 'sample', 'main']

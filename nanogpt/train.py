@@ -23,7 +23,7 @@ from .config import TrainConfig, check_train_config, parse_config
 from .core import (NanoGPTError, autocast, cli_main, format_seconds, measure_matmul_flops, peak_flops, peak_source,
                           resolve_dtype)
 from .data import bytes_per_token, dataset_dir, get_batch, load_meta, tokenizer_from_meta
-from .model import GPT, GPTConfig, estimate_mfu, from_pretrained, fused_attention_pays
+from .model import GPT, estimate_mfu, from_pretrained, fused_attention_pays
 from .modern import ModernConfig, build_gpt
 from .optim import configure_optimizer, lr_multiplier
 from .parallel import (Processes, agree, any_rank, estimate_memory, full_weights, processes, replicate, reshard,
