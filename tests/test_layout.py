@@ -6,8 +6,8 @@ import pathlib
 import nanogpt
 
 PKG = pathlib.Path(nanogpt.__file__).parent
-BOOK = ["core", "data", "model", "generate", "modern", "config", "checkpoint", "optim", "parallel", "train", "sample", "playground",
-        "bench", "corpus", "eval"]  # reading order
+BOOK = ["core", "data", "model", "generate", "modern", "config", "checkpoint", "optim", "parallel", "eval", "train", "sample", "playground",
+        "bench", "corpus"]  # reading order
 
 
 def modules():
