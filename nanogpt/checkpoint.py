@@ -17,8 +17,8 @@ from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_optim
                                                      set_optimizer_state_dict)
 from torch.distributed.fsdp import FSDPModule
 
-from .core import NanoGPTError, atomic_write, writable_dir
-from .data import BPETokenizer, tokenizer_from_meta
+from .core import NanoGPTError, atomic_write, open_no_link, writable_dir
+from .data import BPETokenizer, meta_problem, tokenizer_from_meta
 from .model import GPT, GPT2_SIZES, from_pretrained
 from .modern import build_gpt
 
@@ -78,6 +78,12 @@ def load_checkpoint(path, device="cpu") -> dict:
     "A checkpoint file, loaded safely (`weights_only=True`) and checked; a one-line error that says how to recover."
     path = Path(path)
     other = path.parent / (STATE if path.name == CKPT else CKPT)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NanoGPTError(f"{path.parent} is a file, not a run folder; give the folder that holds {path.name} "
+                           f"(--out_dir{f'={path.parent.parent}' if path.parent.name in (CKPT, STATE) else ''})")
+    if path.exists() and not path.is_file():
+        raise NanoGPTError(f"{path} is a folder, not a checkpoint file; a run folder holds {CKPT} and {STATE} as files: "
+                           "move that folder away, or give another --out_dir")
     if not path.is_file():
         if path.name == CKPT and other.is_file():
             raise NanoGPTError(f"no {path} yet: the run in {path.parent} was interrupted before its first evaluation "
@@ -96,7 +102,27 @@ def load_checkpoint(path, device="cpu") -> dict:
     need = {CKPT: CKPT_KEYS, STATE: STATE_KEYS}.get(path.name, ())
     if missing := [k for k in need if not (isinstance(ckpt, dict) and k in ckpt)]:
         raise NanoGPTError(f"{path} is not a nanogpt {path.name}: it lacks {', '.join(missing)}; " + _recovery(path, other))
+    if problem := _checkpoint_problem(ckpt):
+        diverged = "not finite" in problem  # state.pt beside it holds the same weights: no help there
+        raise NanoGPTError(f"{path} {problem}; " + ("train again with a lower learning_rate (or grad_clip), or from a copy "
+                                                    "of the run saved before it diverged" if diverged else _recovery(path, other)))
     return ckpt
+
+
+def _checkpoint_problem(ckpt: dict) -> str | None:
+    "What makes a loaded checkpoint unusable: weights that are not finite, or a tokenizer that does not fit the model."
+    if not (isinstance(ckpt.get("model"), dict) and isinstance(ckpt.get("model_args"), dict) and isinstance(ckpt.get("meta"), dict)):
+        return "is not a nanogpt checkpoint: its model, model_args or meta is not a table"
+    for name, t in ckpt["model"].items():
+        if torch.is_tensor(t) and t.is_floating_point() and not torch.isfinite(t).all():
+            return f"holds weights that are not finite (NaN or inf in {name}): the run diverged before this save"
+    if problem := meta_problem(ckpt["meta"]):
+        return f"has a tokenizer table (meta) that does not hold together: {problem}"
+    vocab = ckpt["model_args"].get("vocab_size")
+    if isinstance(vocab, int) and ckpt["meta"]["vocab_size"] > vocab:
+        return (f"pairs a model of {vocab} tokens with a {ckpt['meta']['tokenizer']} tokenizer of "
+                f"{ckpt['meta']['vocab_size']}: the two come from different runs or datasets")
+    return None
 
 
 def _recovery(path: Path, other: Path) -> str:
@@ -110,8 +136,15 @@ def _recovery(path: Path, other: Path) -> str:
 
 def model_from_checkpoint(ckpt: dict, **overrides) -> GPT:
     "The GPT a loaded checkpoint describes (`model_args`, with `overrides`), with its weights."
-    model = build_gpt(ckpt["model_args"], **overrides)
-    model.load_state_dict(clean_state_dict(ckpt["model"]))
+    try:
+        model = build_gpt(ckpt["model_args"], **overrides)
+        model.load_state_dict(clean_state_dict(ckpt["model"]))
+    except (TypeError, ValueError, RuntimeError) as e:  # args of another version, weights of another shape
+        if isinstance(e, NanoGPTError):
+            raise
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise NanoGPTError(f"the checkpoint's weights do not fit the model its model_args describe ({first}); it was "
+                           "written by another version of nanogpt or edited: train the model again with this one") from e
     return model
 
 # %% ../nbs/06_checkpoint.ipynb #2efda2a8
@@ -129,7 +162,7 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         "Take the lock (a NanoGPTError naming the holder if another process has it), then remove leftovers of killed saves."
-        f = open(writable_dir(self.dir, "--out_dir") / ".lock", "a+")
+        f = open_no_link(writable_dir(self.dir, "--out_dir") / ".lock", "a+")
         if fcntl is not None:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -259,17 +292,24 @@ class RunLog:
     "A run's `log.jsonl`, one JSON row a step or evaluation, and the `loss.png` drawn from it."
 
     def __init__(self, out_dir, resume: bool = False, progress: Progress | None = None):
-        self.path = Path(out_dir) / LOG
+        self.path, self.plot_failed = Path(out_dir) / LOG, False
         if resume and progress is not None:  # the iterations after the resume point are logged again
             trim_log(self.path, progress.iter_num, progress.eval_iter)
-        self.file = open(self.path, "a" if resume else "w", encoding="utf-8")
+        self.file = open_no_link(self.path, "a" if resume else "w")
 
     def write(self, row: dict):
         self.file.write(json.dumps(row) + "\n")
         self.file.flush()
 
     def plot(self):
-        plot_log(self.path.parent)
+        "Draw loss.png; a failure to (a full disk, a folder in its place) is said once, and the run goes on."
+        try:
+            plot_log(self.path.parent)
+        except (OSError, ValueError) as e:  # ValueError: a NanoGPTError (a link), or matplotlib's
+            if not self.plot_failed:
+                print(f"warning: could not draw {self.path.parent / PLOT} ({str(e).splitlines()[0][:160]}); "
+                      f"training goes on, and {LOG} keeps every row", flush=True)
+            self.plot_failed = True
 
     def close(self):
         self.plot()
@@ -312,11 +352,14 @@ def resolve_source(init_from: str, out_dir="out") -> tuple[str, str | Path | Non
     path = Path(init_from).expanduser()
     if (path / "config.json").is_file():
         return "hf", path
-    if path.is_dir():
+    if path.is_dir():  # a run folder, or one to be: loading says what it lacks
         return "run", path
-    raise NanoGPTError(f"init_from={init_from!r}: use scratch (training), resume (the run in --out_dir), "
-                       f"{', '.join(GPT2_SIZES)}, a run directory, or a local Hugging Face GPT-2 folder (one with a "
-                       "config.json); no run yet? train one first, e.g. nanogpt-train train_shakespeare_char_cpu")
+    if path.is_file():
+        hint = f"; give its folder: --init_from={path.parent}" if path.name in (CKPT, STATE) else ""
+        raise NanoGPTError(f"init_from={init_from!r} is a file, not a run folder{hint}")
+    raise NanoGPTError(f"init_from={init_from!r} is not a GPT-2 name ({', '.join(GPT2_SIZES)}) nor a run folder "
+                       f"nor a Hugging Face folder (no folder {path} here); use scratch to train, resume for the run in --out_dir, "
+                       "or train a run first, e.g. nanogpt-train train_shakespeare_char_cpu")
 
 # %% ../nbs/06_checkpoint.ipynb #008a3ec2
 def load_model(source, device="cpu", dtype=torch.float32, out_dir="out") -> tuple[GPT, object]:

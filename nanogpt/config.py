@@ -10,6 +10,8 @@ import dataclasses
 import difflib
 import inspect
 import linecache
+import math
+import os
 import re
 import sys
 import types
@@ -22,8 +24,9 @@ from .model import GPT2_SIZES
 from .modern import ModernConfig, check_model_config
 
 # %% auto #0
-__all__ = ['RANGES', 'TRAIN_RANGES', 'OPTIMIZERS', 'TrainConfig', 'shipped_configs', 'find_config_file', 'read_config_file',
-           'check_value', 'parse_config', 'field_docs', 'config_help', 'check_ranges', 'check_train_config']
+__all__ = ['RANGES', 'TRAIN_RANGES', 'OPTIMIZERS', 'CURVE_KEYS', 'TrainConfig', 'shipped_configs', 'find_config_file',
+           'read_config_file', 'check_value', 'parse_config', 'field_docs', 'config_help', 'check_ranges',
+           'check_reference', 'check_train_config', 'config_notes', 'reference_mismatch']
 
 # %% ../nbs/05_config.ipynb #85950b2b
 @dataclass
@@ -40,6 +43,9 @@ class TrainConfig(ModernConfig):
     always_save_checkpoint: bool = True  # False: save only when val loss improves
     init_from: str = "scratch"  # scratch | resume | gpt2 | gpt2-medium | gpt2-large | gpt2-xl | a local HF GPT-2 dir
     reference: dict | None = None  # {iteration: val loss} of a reference run of this recipe; evaluations compare to it
+    eval_hellaswag_interval: int = 0  # HellaSwag acc_norm every this many iterations and at the end (0: never)
+    hellaswag_items: int = 0  # score the first this many HellaSwag items each time (0: all 10,042)
+    hellaswag: str = ""  # a local hellaswag_val.jsonl ("": $NANOGPT_HELLASWAG, else downloaded into data_dir/hellaswag)
     # wandb logging
     wandb_log: bool = False  # log to Weights & Biases (pip install wandb)
     wandb_project: str = "owt"  # its project
@@ -179,7 +185,7 @@ def config_help(cls, cfg=None, prog: str = "") -> str:
     "Usage text: the command and its purpose, then every key with its value in `cfg` (else the default), its type and meaning."
     cfg, hints, docs = cfg or cls(), typing.get_type_hints(cls), field_docs(cls)
     lines = [f"usage: {prog or 'nanogpt'} [CONFIG_FILE ...] [--key=value ...]", "", cls.__doc__, "",
-             "Settings, later ones winning: the defaults, CONFIG_FILEs (Python files of `key = value` lines), --key=value.",
+             "Settings, later ones winning: the defaults, CONFIG_FILEs (Python files, run as Python as nanoGPT's are: use only files you trust), --key=value.",
              "Values below are those after the arguments given.", ""]
     for f in fields(cls):
         kind = re.sub(r"\b(typing|builtins)\.", "", getattr(hints[f.name], "__name__", str(hints[f.name])))
@@ -205,6 +211,7 @@ TRAIN_RANGES = {
     **dict.fromkeys(("n_layer", "n_head", "n_embd", "block_size", "batch_size", "gradient_accumulation_steps",
                      "eval_interval", "eval_iters", "log_interval"), ">= 1"),
     **dict.fromkeys(("vocab_size", "max_iters", "warmup_iters", "lr_decay_iters", "min_lr", "weight_decay", "grad_clip"), ">= 0"),
+    **dict.fromkeys(("eval_hellaswag_interval", "hellaswag_items"), ">= 0"),
     **dict.fromkeys(("dropout", "beta1", "beta2", "muon_momentum"), "[0, 1)"), **dict.fromkeys(("learning_rate", "muon_lr"), "> 0"),
     "seed": "a seed, 0 to 2**63 - 1",
     **dict.fromkeys(("out_dir", "data_dir", "dataset"), "a path"),
@@ -212,6 +219,19 @@ TRAIN_RANGES = {
 
 
 OPTIMIZERS = ("adamw", "muon")  # the choices of --optimizer (the optim chapter builds them)
+
+
+def check_reference(reference):
+    "A `reference` maps iterations (whole numbers) to val losses (finite numbers): else a one-line NanoGPTError."
+    if reference is None:
+        return
+    if not isinstance(reference, dict) or not reference:
+        raise NanoGPTError(f"reference={reference!r}: a reference maps iterations to val losses, e.g. {{0: 4.16, 250: 2.45}}")
+    for k, v in reference.items():
+        iteration = (type(k) is int and k >= 0) or (isinstance(k, str) and k.isdigit())
+        if not (iteration and type(v) in (int, float) and math.isfinite(v)):
+            raise NanoGPTError(f"reference: {k!r}: {v!r} is not an iteration and a val loss; a reference maps whole "
+                               "iterations to numbers, e.g. {0: 4.16, 250: 2.45}")
 
 
 def check_train_config(cfg: TrainConfig):
@@ -230,6 +250,35 @@ def check_train_config(cfg: TrainConfig):
     if cfg.parallel == "fsdp" and cfg.dtype == "float16":
         raise NanoGPTError("parallel=fsdp trains in bfloat16 or float32: float16's gradient scaler does not work on "
                            "sharded gradients; use --dtype=bfloat16")
+    if cfg.parallel == "fsdp" and "RANK" not in os.environ:
+        raise NanoGPTError("parallel=fsdp shards the model over the processes torchrun starts, and this is one process: "
+                           "start it with torchrun --nproc_per_node=N -m nanogpt.train ..., or drop --parallel=fsdp")
+    check_reference(cfg.reference)
     if cfg.init_from not in ("scratch", "resume", *GPT2_SIZES) and not (Path(cfg.init_from).expanduser() / "config.json").is_file():
         raise NanoGPTError(f"init_from={cfg.init_from!r}: use scratch, resume, {', '.join(GPT2_SIZES)}, "
                            "or a local Hugging Face GPT-2 folder (one with a config.json)")
+
+
+def config_notes(cfg: TrainConfig) -> list[str]:
+    "Settings that do nothing with the others given (a recipe's Muon rates under --optimizer=adamw): said once, not an error."
+    unused = [k for k in ("muon_lr", "muon_momentum") if cfg.optimizer != "muon" and getattr(cfg, k) != getattr(TrainConfig, k)]
+    return [f"{', '.join(f'{k}={getattr(cfg, k)}' for k in unused)} {'apply' if len(unused) > 1 else 'applies'} to "
+            f"optimizer=muon only: unused with optimizer={cfg.optimizer}"] if unused else []
+
+# %% ../nbs/05_config.ipynb #ec4cbb40
+CURVE_KEYS = (*(f.name for f in fields(ModernConfig)), "init_from", "dataset", "batch_size", "gradient_accumulation_steps",
+              "optimizer", "learning_rate", "muon_lr", "muon_momentum", "weight_decay", "beta1", "beta2", "grad_clip",
+              "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr")  # what shapes a loss curve (max_iters only cuts it)
+
+
+def reference_mismatch(cfg: TrainConfig) -> str | None:
+    "Why `cfg`'s reference curve does not apply: the shipped recipe that carries it, and the CURVE_KEYS changed from it."
+    for name, path in shipped_configs().items():
+        recipe = read_config_file(path)
+        if cfg.reference is not None and recipe.get("reference") == cfg.reference:
+            base = TrainConfig(**recipe)
+            changed = [f"{k}={getattr(cfg, k)!r} (recipe: {getattr(base, k)!r})" for k in CURVE_KEYS
+                       if getattr(cfg, k) != getattr(base, k)]
+            return (f"not comparing with {name}'s reference curve: it was measured with that recipe's settings, "
+                    f"and this run changes {', '.join(changed)}") if changed else None
+    return None  # a curve of your own: yours to match

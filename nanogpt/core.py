@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['DTYPES', 'GPU_PEAK_FLOPS', 'NanoGPTError', 'cli_main', 'atomic_write', 'writable_dir', 'cpu_has_bf16',
-           'resolve_device', 'use_device', 'resolve_dtype', 'format_seconds', 'autocast', 'synchronize',
+__all__ = ['DTYPES', 'GPU_PEAK_FLOPS', 'NanoGPTError', 'cli_main', 'refuse_link', 'open_no_link', 'atomic_write', 'writable_dir',
+           'cpu_has_bf16', 'resolve_device', 'use_device', 'resolve_dtype', 'format_seconds', 'autocast', 'synchronize',
            'time_per_call', 'best_time', 'measure_matmul_flops', 'peak_flops', 'peak_source', 'measure_bandwidth']
 
 # %% ../nbs/00_core.ipynb #55b016b1
@@ -38,11 +38,32 @@ def cli_main(fn):
         sys.exit(130)
 
 # %% ../nbs/00_core.ipynb #2fbe1c3f
+def refuse_link(path) -> Path:
+    "`path`, unless it is a symbolic link: writing through one could overwrite a file outside the run or dataset folder."
+    path = Path(path)
+    if path.is_symlink():
+        raise NanoGPTError(f"{path} is a symbolic link (to {os.readlink(path)}); nanogpt does not write through links, "
+                           f"which could overwrite a file elsewhere; remove the link (rm {path}) or choose another folder")
+    return path
+
+
+def open_no_link(path, mode: str = "a", encoding: str | None = "utf-8"):
+    "`open(path, mode)` for text ('a', 'w', 'a+'), refusing (`refuse_link`) a symbolic link where the file should be."
+    flags = {"a": os.O_WRONLY | os.O_APPEND, "w": os.O_WRONLY | os.O_TRUNC, "a+": os.O_RDWR | os.O_APPEND}[mode]
+    try:
+        fd = os.open(refuse_link(path), flags | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as e:  # a link made between the check and the open: O_NOFOLLOW refuses it (ELOOP)
+        refuse_link(path)
+        raise NanoGPTError(f"cannot open {path} ({e.strerror}); check the folder's permissions, or choose another one") from e
+    return os.fdopen(fd, mode, encoding=encoding)
+
+
 @contextlib.contextmanager
 def atomic_write(path):
     "Yield a temporary path beside `path`; when the block succeeds, fsync it and rename it over `path`, else remove it."
-    path = Path(path)
+    path = refuse_link(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)  # a link planted under the temporary name is removed, not written through
     try:
         yield tmp
         with open(tmp, "rb+") as f:
@@ -82,6 +103,8 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> str:
         dev = torch.device(name)
     except RuntimeError as e:
         raise NanoGPTError(f"device={name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from e
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise NanoGPTError(f"device={name!r}: nanogpt runs on cpu, cuda or mps, not {dev.type}; use auto, cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NanoGPTError(f"device={name!r} but CUDA is not available here; use --device=cpu")
     if dev.type == "cuda" and dev.index is not None:

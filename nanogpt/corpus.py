@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import NanoGPTError, cli_main, writable_dir
-from .data import BPE, BPETokenizer, gpt2_encoding, prepare_shakespeare, staged_dataset, write_dataset
+from .data import BPE, BPETokenizer, check_space, gpt2_encoding, prepare_shakespeare, staged_dataset, write_dataset
 
 # %% auto #0
 __all__ = ['OPENWEBTEXT_HUB', 'DATASETS', 'load_corpus', 'prepare_corpus', 'parse_tokenizer', 'prepare', 'main']
@@ -26,9 +26,18 @@ _FILE_KINDS = {".txt": "text", ".text": "text", ".md": "text", ".json": "json", 
                ".parquet": "parquet", ".csv": "csv"}
 
 
+def _say_cache():
+    "Say where the Hugging Face datasets cache grows: it keeps a copy of every corpus read (tens of GB for OpenWebText)."
+    import datasets
+    print(f"note: the Hugging Face datasets cache keeps a copy of this corpus in {datasets.config.HF_DATASETS_CACHE}; "
+          "set HF_DATASETS_CACHE (or HF_HOME) to put it elsewhere, and delete it once the dataset is prepared",
+          file=sys.stderr, flush=True)
+
+
 def _load_hub(spec: str):
     import datasets
     name, _, revision = spec.partition("@")
+    _say_cache()
     try:
         try:
             return datasets.load_dataset(name, split="train", revision=revision or None)
@@ -58,6 +67,7 @@ def _load_files(path: Path):
         raise NanoGPTError(f"no documents in {path}: {'it is' if len(files) == 1 else 'all its files are'} empty")
     kind = kinds.pop()
     extra = {"sample_by": "paragraph"} if kind == "text" else {}
+    _say_cache()
     try:
         return datasets.load_dataset(kind, data_files=[str(p) for p in files], split="train", **extra)
     except Exception as e:
@@ -115,19 +125,16 @@ def _encode_documents(batch):
 
 
 def _write_stream(ds, path: Path, desc: str) -> int:
-    "Concatenate the `ids` of every document of `ds` into a uint16 memmap at `path`, shard by shard."
+    "Concatenate the `ids` of every document of `ds` as uint16 into the file `path`, shard by shard, after checking the room for it."
     import datasets
     from tqdm.auto import tqdm
     total = int(np.sum(ds["len"], dtype=np.int64))
-    out = np.memmap(path, dtype=np.uint16, mode="w+", shape=(total,))
-    n_shards, at = min(1024, len(ds)), 0
-    for i in tqdm(range(n_shards), desc=desc, file=sys.stderr, disable=n_shards < 16 or not datasets.is_progress_bar_enabled()):
-        shard = ds.shard(num_shards=n_shards, index=i, contiguous=True).with_format("numpy")
-        chunk = np.concatenate(list(shard["ids"]))
-        out[at:at + len(chunk)] = chunk
-        at += len(chunk)
-    out.flush()
-    del out
+    check_space(Path(path).parent, 2 * total)
+    n_shards = min(1024, len(ds))
+    with open(path, "wb") as out:  # plain writes: a full disk is an OSError here, where a memmap's page faults are a SIGBUS
+        for i in tqdm(range(n_shards), desc=desc, file=sys.stderr, disable=n_shards < 16 or not datasets.is_progress_bar_enabled()):
+            shard = ds.shard(num_shards=n_shards, index=i, contiguous=True).with_format("numpy")
+            out.write(np.concatenate(list(shard["ids"])).astype(np.uint16).tobytes())
     return total
 
 

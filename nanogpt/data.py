@@ -28,8 +28,8 @@ from .core import NanoGPTError, atomic_write, writable_dir
 # %% auto #0
 __all__ = ['SHAKESPEARE_URL', 'SHAKESPEARE_SHA256', 'SHAKESPEARE_ENV', 'GPT2_SPLIT', 'DATASET_FILES', 'sha256_of', 'download',
            'shakespeare_text', 'CharTokenizer', 'gpt2_encoding', 'BPETokenizer', 'tokenizer_from_meta', 'merge_pair',
-           'BPE', 'staged_dataset', 'write_dataset', 'dataset_dir', 'load_meta', 'prepare_shakespeare',
-           'token_byte_lengths', 'bytes_per_token', 'batch_offsets', 'get_batch']
+           'BPE', 'check_space', 'staged_dataset', 'write_dataset', 'dataset_dir', 'load_meta', 'meta_problem',
+           'prepare_shakespeare', 'token_byte_lengths', 'bytes_per_token', 'batch_offsets', 'get_batch']
 
 # %% ../nbs/01_data.ipynb #3da444ce
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -114,7 +114,9 @@ class CharTokenizer:
                                f"use only the {self.vocab_size} characters of its training text") from None
 
     def decode(self, ids) -> str:
-        return "".join(self.itos[int(i)] for i in ids)
+        "The text of `ids`; an id past the table (a model with a larger vocabulary can sample one) becomes U+FFFD."
+        n = len(self.itos)
+        return "".join(self.itos[j] if 0 <= (j := int(i)) < n else "\ufffd" for i in ids)
 
     def token_bytes(self, i: int) -> bytes:
         "The UTF-8 bytes of token `i` (for decoding a stream token by token)."
@@ -316,20 +318,51 @@ class BPE:
         return tokenizer_from_meta(meta)
 
 # %% ../nbs/01_data.ipynb #42839a40
+def check_space(folder, nbytes: int):
+    "Refuse, before writing, `nbytes` that the disk holding `folder` has no room for (a full disk mid-write wastes the work)."
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise NanoGPTError(f"{folder} has {free / 2**20:,.1f} MB free, but the dataset needs {nbytes / 2**20:,.1f} MB; "
+                           "free some space, or pass --data_dir on a disk with room; nothing was written")
+
+
 @contextmanager
 def staged_dataset(dest: Path):
     "Yield temporary paths for `train`, `val` and `meta` in `dest`; once all are written, move them in, meta.json last."
     dest = writable_dir(dest, "--data_dir")
-    with atomic_write(dest / "meta.json") as meta, atomic_write(dest / "val.bin") as val, \
-         atomic_write(dest / "train.bin") as train:
-        yield {"train": train, "val": val, "meta": meta}
-        (dest / "meta.json").unlink(missing_ok=True)  # unprepared until the new meta.json is in (it moves in last)
+    old = dest / "meta.json"
+    try:
+        with atomic_write(dest / "meta.json") as meta, atomic_write(dest / "val.bin") as val, \
+             atomic_write(dest / "train.bin") as train:
+            yield {"train": train, "val": val, "meta": meta}
+            _say_replaced(old, meta)
+            old.unlink(missing_ok=True)  # unprepared until the new meta.json is in (it moves in last)
+    except OSError as e:  # a full disk, a quota, a file-size limit: the temporary files are gone, the old dataset kept
+        raise NanoGPTError(f"could not write the dataset in {dest} ({e.strerror or e}); the temporary files were removed and "
+                           "any dataset prepared there before is kept; free some space, or choose another --data_dir") from e
+
+
+def _say_replaced(old: Path, new: Path):
+    "One line when a prepared dataset with other contents is about to be replaced: it is not replaced without a word."
+    try:
+        before, after = json.loads(old.read_text(encoding="utf-8")), json.loads(new.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before, after = ({} if old.is_file() else None), None
+    if before is not None and before != after:
+        was = ", ".join(f"{k} {before[k]}" for k in ("tokenizer", "vocab_size", "train_tokens", "val_tokens")
+                        if isinstance(before, dict) and k in before) or "unreadable"
+        print(f"note: replacing the dataset prepared in {old.parent} (was: {was})", file=sys.stderr, flush=True)
 
 
 def write_dataset(dest, tokenizer, train_ids, val_ids, **info) -> Path:
     "Write token ids as `train.bin`/`val.bin` (uint16) and `meta.json` into `dest`, atomically."
     if tokenizer.vocab_size > 65536:
         raise NanoGPTError(f"vocab_size {tokenizer.vocab_size} does not fit uint16 token files (max 65536)")
+    if min(len(train_ids), len(val_ids)) < 2:
+        raise NanoGPTError(f"the text is too short: its splits would hold {len(train_ids)} (train) and {len(val_ids)} (val) "
+                           "tokens, and each needs at least 2 (an input and the token after it), training more than "
+                           "block_size; give more text")
+    check_space(writable_dir(dest, "--data_dir"), 2 * (len(train_ids) + len(val_ids)))
     with staged_dataset(dest) as stage:
         for split, ids in (("train", train_ids), ("val", val_ids)):
             np.asarray(ids, dtype=np.uint16).tofile(stage[split])
@@ -373,7 +406,7 @@ def load_meta(d) -> dict:
         raise NanoGPTError(f"{path} is not valid JSON ({e}); {again}") from None
     if not isinstance(meta, dict):
         raise NanoGPTError(f"{path} holds a JSON {type(meta).__name__}, not an object; {again}")
-    if problem := _meta_problem(meta):
+    if problem := meta_problem(meta):
         raise NanoGPTError(f"{path}: {problem}; {again}")
     for split in ("train", "val"):
         if problem := _tokens_problem(d / f"{split}.bin", meta.get(f"{split}_tokens"), meta["vocab_size"]):
@@ -381,17 +414,27 @@ def load_meta(d) -> dict:
     return meta
 
 
-def _meta_problem(meta: dict) -> str | None:
+def meta_problem(meta: dict) -> str | None:
+    "What in a dataset's (or a checkpoint's) meta contradicts itself, in words; None when it holds together."
     if meta.get("tokenizer") not in ("char", "gpt2", "bpe"):
         return f"tokenizer is {meta.get('tokenizer')!r}, not 'char', 'gpt2' or 'bpe'"
     v = meta.get("vocab_size")
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65536:
         return f"vocab_size is {v!r}, not a whole number from 1 to 65,536"
+    for key in ("train_tokens", "val_tokens"):
+        if key in meta and (type(meta[key]) is not int or meta[key] < 0):
+            return f"{key} is {meta[key]!r}, not a count of tokens"
+    if meta["tokenizer"] != "char" and "itos" in meta:
+        return f"tokenizer is {meta['tokenizer']!r} but it also lists itos, a character table: it was made as a char dataset"
+    if meta["tokenizer"] == "gpt2" and v != 50257:
+        return f"tokenizer is 'gpt2' but vocab_size is {v}; GPT-2's BPE has 50,257 tokens"
     itos = meta.get("itos")
     if meta["tokenizer"] == "char" and not (isinstance(itos, list) and all(isinstance(c, str) for c in itos)):
         return "itos, the table of characters, is missing or not a list of strings"
     if meta["tokenizer"] == "char" and len(itos) != v:
         return f"vocab_size is {v} but itos lists {len(itos)} characters"
+    if meta["tokenizer"] == "char" and (len(set(itos)) != len(itos) or any(len(c) != 1 for c in itos)):
+        return "itos, the table of characters, must list single characters, each once"
     merges = meta.get("merges")
     if meta["tokenizer"] == "bpe" and not (isinstance(merges, list) and all(
             isinstance(p, list) and len(p) == 2 and all(type(i) is int for i in p) for p in merges)):
@@ -467,8 +510,8 @@ def batch_offsets(n_tokens: int, batch_size: int, block_size: int, *, seed: int 
 
 # %% ../nbs/01_data.ipynb #b4285d32
 def get_batch(data, split: str, batch_size: int, block_size: int, device="cpu", *, seed: int = 0,
-              purpose: str = "train", step: int = 0, micro: int = 0):
-    "One micro-batch `(x, y)` of int64 token ids, shape (batch_size, block_size), from dataset folder `data`; the key: see `batch_offsets`."
+              purpose: str = "train", step: int = 0, micro: int = 0, vocab_size: int | None = None):
+    "One micro-batch `(x, y)` of int64 token ids, shape (batch_size, block_size), from dataset folder `data`; the key: see `batch_offsets`; ids checked below `vocab_size` if given."
     path = Path(data) / f"{split}.bin"
     if not path.is_file():
         raise NanoGPTError(f"{path} does not exist; run: nanogpt-prepare {Path(data).name}")
@@ -476,6 +519,10 @@ def get_batch(data, split: str, batch_size: int, block_size: int, device="cpu", 
     starts = batch_offsets(len(tokens), batch_size, block_size, seed=seed, split=split, purpose=purpose, step=step, micro=micro)
     xy = torch.from_numpy(np.stack([tokens[i:i + block_size + 1] for i in starts]).astype(np.int64))
     del tokens
+    if vocab_size is not None and (top := int(xy.max())) >= vocab_size:  # the files changed under a running run?
+        raise NanoGPTError(f"{path} holds token id {top}, past the model's vocabulary of {vocab_size}: the dataset was "
+                           f"prepared again, with another tokenizer, while this run read it; prepare it as it was, "
+                           "or start a new run on the new dataset")
     x, y = xy[:, :-1].contiguous(), xy[:, 1:].contiguous()
     if torch.device(device).type == "cuda":
         return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)

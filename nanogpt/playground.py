@@ -155,6 +155,9 @@ class Focus:
 
     def attention(self, layer: int, head: int = -1) -> torch.Tensor:
         "One head's attention weights over the window (T, T), or the mean of the layer's heads (`head=-1`)."
+        n_layer, n_head = self.inside.attention.shape[:2]
+        _check_index("layer", layer, 0, n_layer)
+        _check_index("head", head, -1, n_head)
         att = self.inside.attention[layer]
         return att.mean(0) if head < 0 else att[head]
 
@@ -164,6 +167,22 @@ class Focus:
         return [(self.inside.start + c, w) for c, w in zip(top.indices.tolist(), top.values.tolist())]
 
 # %% ../nbs/13_playground.ipynb #a1c0e004
+def _check_index(name: str, value, low: int, end: int):
+    "A NanoGPTError unless `value` is a whole number from `low` to `end - 1`."
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value < end:
+        raise NanoGPTError(f"{name}={value!r}: must be a whole number from {low} to {end - 1}")
+
+
+def _check_settings(settings):
+    "The sampling settings a Session takes: a dict of temperature, top_k and top_p, each in its range."
+    if not isinstance(settings, dict) or (unknown := set(settings) - {"temperature", "top_k", "top_p"}):
+        what = ", ".join(sorted(map(str, unknown))) if isinstance(settings, dict) else type(settings).__name__
+        raise NanoGPTError(f"sampling settings take temperature, top_k and top_p in a dict, not {what}")
+    check_sampling(**settings)
+    if not math.isfinite(settings.get("temperature", 1.0)):
+        raise NanoGPTError(f"temperature={settings['temperature']}: must be a finite number >= 0")
+
+
 def default_tokenizer(model: GPT):
     "GPT-2's tokenizer for a model with its vocabulary; a character-level model must bring its own."
     if model.config.vocab_size < 50257:
@@ -190,6 +209,9 @@ class Session:
         self.use(*load_model(source, self.device, self.dtype))
 
     def use(self, model: GPT, tokenizer):
+        if tokenizer.vocab_size > model.config.vocab_size:
+            raise NanoGPTError(f"the tokenizer has {tokenizer.vocab_size:,} tokens but the model only {model.config.vocab_size:,}: "
+                               "they come from different runs; give the model the tokenizer of the data it was trained on")
         self.model, self.tokenizer, self.tokens, self.focus = model, tokenizer, [], None
 
     def describe(self) -> str:
@@ -212,14 +234,15 @@ class Session:
     def set_prompt(self, prompt: str):
         "Start the text over with the tokens of `prompt`."
         self._loaded()
+        if not isinstance(prompt, str):
+            raise NanoGPTError(f"the prompt is a {type(prompt).__name__}, not text: give a string")
         self.tokens, self.focus = [Token(i) for i in encode_prompt(prompt, self.tokenizer)], None
 
     def generate(self, n: int, settings: dict, seed: int = 1337):
         "Check the request, then return a generator that draws `n` tokens after the text, appending and yielding each."
         self._loaded()
-        if n < 1:
-            raise NanoGPTError(f"max_new_tokens={n}: must be at least 1")
-        check_sampling(**settings)
+        _check_index("max_new_tokens", n, 1, 2**31)
+        _check_settings(settings)
         return self._draw(n, dict(settings), seed)
 
     def _draw(self, n: int, settings: dict, seed: int):
@@ -234,7 +257,8 @@ class Session:
         "Cut the text before token `i` (the selected one) and put `token` there, chosen by the user."
         if self.focus is None or self.focus.i != i:
             raise NanoGPTError(f"select token {i} first: a branch puts one of its alternatives in its place")
-        check_sampling(**settings)
+        _check_settings(settings)
+        _check_index("token", token, 0, self.model.config.vocab_size)
         self.tokens = self.tokens[:i] + [drawn(token, self.focus.distribution(settings)[1], settings, chosen=True)]
         self.focus = None
 
@@ -249,6 +273,8 @@ class Session:
     def select(self, i: int) -> Focus:
         "Select token `i` (len(tokens): the next one) and compute its views: one forward pass, none if the window is the last one's."
         model = self._loaded()
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise NanoGPTError(f"token position={i!r}: must be a whole number, the token's place in the text")
         if i == 0:
             raise NanoGPTError("the first token has nothing before it to be predicted from: pick a later one")
         if not 0 < i <= len(self.tokens):

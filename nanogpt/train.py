@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
+import os
 import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import torch
@@ -19,20 +21,22 @@ import torch.distributed as dist
 
 from .checkpoint import (CKPT, LOG, PLOT, STATE, Progress, RunLock, RunLog, holds_run, load_checkpoint,
                                 model_from_checkpoint, resolve_source, restore, resume_state, save_run)
-from .config import TrainConfig, check_train_config, parse_config
-from .core import (NanoGPTError, autocast, cli_main, format_seconds, measure_matmul_flops, peak_flops, peak_source,
+from .config import TrainConfig, check_train_config, config_notes, parse_config, reference_mismatch
+from .core import (NanoGPTError, autocast, cli_main, format_seconds, measure_matmul_flops, peak_source,
                           resolve_dtype)
-from .data import bytes_per_token, dataset_dir, get_batch, load_meta, tokenizer_from_meta
-from .model import GPT, estimate_mfu, from_pretrained, fused_attention_pays
+from .data import dataset_dir, get_batch, load_meta, tokenizer_from_meta
+from .eval import hellaswag, hellaswag_items
+from .model import GPT, GPTConfig, estimate_mfu, from_pretrained, fused_attention_pays, gpt2_config
 from .modern import ModernConfig, build_gpt
-from .optim import configure_optimizer, lr_multiplier
-from .parallel import (Processes, agree, any_rank, estimate_memory, full_weights, processes, replicate, reshard,
-                              shard)
+from .optim import lr_multiplier
+from .parallel import Processes, agree, any_rank, estimate_memory, full_weights, processes, reshard
+from .step import Run, build_run, train_step
 
 # %% auto #0
-__all__ = ['estimate_loss', 'StopFlag', 'model_config', 'build_model', 'Run', 'setup', 'Recorder', 'train_step', 'save',
-           'evaluate', 'against_reference', 'log_step', 'save_interrupted', 'train_loop', 'memory_line', 'train',
-           'main']
+__all__ = ['RUN_KEYS', 'estimate_loss', 'StopFlag', 'model_config', 'build_model', 'check_resume', 'setup', 'Recorder', 'save',
+           'evaluate', 'against_reference', 'log_step', 'save_interrupted', 'train_loop', 'hellaswag_for_training',
+           'measure_hellaswag', 'agree_all', 'available_memory', 'planned_config', 'check_memory', 'preflight',
+           'memory_line', 'train', 'main']
 
 # %% ../nbs/10_train.ipynb #5345c31c
 @torch.no_grad()
@@ -60,6 +64,7 @@ class StopFlag(contextlib.AbstractContextManager):
 
     def __init__(self, hard_stop: bool = True):
         self.requested, self.saving, self.hard_stop, self._old = False, False, hard_stop, {}
+        self.signum = None  # the first signal received: the exit status says it (128 + its number)
 
     @contextlib.contextmanager
     def shield(self):
@@ -71,6 +76,7 @@ class StopFlag(contextlib.AbstractContextManager):
             self.saving = False
 
     def _handle(self, signum, frame):
+        self.signum = self.signum or signum
         if self.saving:
             print("\nsaving a checkpoint: one moment", flush=True)
             self.requested = True
@@ -108,9 +114,8 @@ def build_model(cfg: TrainConfig, meta: dict) -> tuple[GPT, dict | None]:
         state = load_checkpoint(where / STATE)  # on the CPU; the optimizer moves its part to the device
         if any(state["meta"].get(k) != meta.get(k) for k in ("tokenizer", "itos", "merges")):  # merges: a trained BPE
             raise NanoGPTError(f"the run in {cfg.out_dir} was trained with another tokenizer than dataset {cfg.dataset!r}")
-        saved = state["config"].get("optimizer", "adamw")
-        if saved != cfg.optimizer:
-            raise NanoGPTError(f"the run in {cfg.out_dir} was trained with optimizer={saved}; resume it with --optimizer={saved}")
+        if note := check_resume(cfg, state, where):
+            _say(note)
         model = model_from_checkpoint(state, dropout=cfg.dropout)
     else:
         if meta["tokenizer"] != "gpt2":
@@ -121,46 +126,42 @@ def build_model(cfg: TrainConfig, meta: dict) -> tuple[GPT, dict | None]:
         raise NanoGPTError(f"block_size={cfg.block_size} / dataset vocab {meta['vocab_size']} exceed the model's "
                            f"context {model.config.block_size} / vocab {model.config.vocab_size}")
     if cfg.block_size < model.config.block_size:
-        print(f"cropping the model's context from {model.config.block_size} to block_size={cfg.block_size}", flush=True)
+        _say(f"cropping the model's context from {model.config.block_size} to block_size={cfg.block_size}")
         model.crop_block_size(cfg.block_size)
     return model, state
 
-# %% ../nbs/10_train.ipynb #816e6b51
-@dataclass
-class Run:
-    "What the loop works with and does not change: settings, processes, data, the model (bare and wrapped), optimizer."
-    cfg: TrainConfig
-    procs: Processes
-    device: str
-    dtype: torch.dtype
-    data: Path
-    meta: dict
-    model: GPT  # the bare model: saved, counted
-    step_model: torch.nn.Module  # wrapped in DDP and/or compiled: trained
-    eval_model: torch.nn.Module  # compiled or not, never wrapped: evaluated
-    optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler
-    peak: float  # the device's peak FLOP/s in this dtype, for MFU
-    val_bytes_per_token: float  # turns val loss (nats per token) into bits per byte
-    sharded: bool = False  # parameters, gradients and optimizer state split over the processes (parallel=fsdp)
 
-    @property
-    def autocast_dtype(self) -> torch.dtype:
-        "What autocast computes in: nothing to do (float32) where FSDP's mixed-precision policy casts instead (GPUs)."
-        return torch.float32 if self.sharded and self.device.startswith("cuda") else self.dtype
+def _say(text: str):
+    if not dist.is_initialized() or dist.get_rank() == 0:  # every rank builds the model; one says so
+        print(text, flush=True)
 
-    @property
-    def accum(self) -> int:  # micro-steps per process
-        return self.cfg.gradient_accumulation_steps // self.procs.world
-
-    @property
-    def tokens_per_iter(self) -> int:
-        return self.cfg.gradient_accumulation_steps * self.cfg.batch_size * self.model.config.block_size
+# %% ../nbs/10_train.ipynb #5707e1f1
+RUN_KEYS = (*(f.name for f in fields(ModernConfig) if f.name not in ("dropout", "zero_init")), "dataset", "optimizer")
+_NOT_SETTINGS = ("init_from", "eval_only", "reference", "out_dir")  # how this command was started, not how the run trains
 
 
+def check_resume(cfg: TrainConfig, state: dict, where: Path) -> str | None:
+    "A resume's settings against the run's saved ones: an error naming the RUN_KEYS that differ; a note of the others."
+    saved = {**asdict(TrainConfig()), **state["config"]}  # a key the run's version lacked had its default
+    rewrites = not cfg.eval_only and Path(where).resolve() == Path(cfg.out_dir).resolve()
+    keep = [k for k in RUN_KEYS if saved[k] != getattr(cfg, k)
+            and not (k == "block_size" and not rewrites and cfg.block_size < saved[k])]  # cropping a copy is fine
+    arg = lambda k, v: f"{k}={v}" if isinstance(v, str) else f"{k}={v!r}"
+    if keep:
+        raise NanoGPTError(f"the run in {where} was trained with {', '.join(arg(k, saved[k]) for k in keep)}, and a resume "
+                           f"keeps its model, data and optimizer; continue it with "
+                           f"{' '.join('--' + arg(k, saved[k]) for k in keep)}, or train these settings as a new run "
+                           "in another --out_dir")
+    if not cfg.eval_only and cfg.max_iters <= state["iter_num"]:
+        raise NanoGPTError(f"max_iters={cfg.max_iters}, but the run in {where} is at iteration {state['iter_num']} already: "
+                           "nothing to train; raise --max_iters to train on (or evaluate it with --eval_only)")
+    changed = [f"{k} {saved[k]!r} -> {getattr(cfg, k)!r}" for k in asdict(cfg)
+               if k not in _NOT_SETTINGS and saved[k] != getattr(cfg, k)]
+    return f"resuming with settings changed from the run's: {', '.join(changed)}" if changed else None
+
+# %% ../nbs/10_train.ipynb #dfe78f6c
 def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progress]:
-    "Everything the loop needs, in order: precision, seed, data, model, optimizer, resumed state, wrappers."
-    dtype, kind = resolve_dtype(cfg.dtype, device), torch.device(device).type
+    "Everything the loop needs, in order: seed, data, the model, what a step needs (`build_run`), the resumed state."
     torch.manual_seed(cfg.seed + procs.rank)  # different dropout masks on each process
     agree(procs, lambda: dataset_dir(cfg.data_dir, cfg.dataset, prepare_missing=True))
     data = dataset_dir(cfg.data_dir, cfg.dataset)
@@ -168,30 +169,10 @@ def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progres
     if not cfg.eval_only and cfg.init_from != "resume":  # never overwrite a run by starting another in its place
         agree(procs, lambda: _fresh_out_dir(cfg.out_dir))
     model, state = build_model(cfg, meta)
-    model.to(device).use_fused_attention(fused_attention_pays(device, dtype))
-    model.checkpointing = cfg.activation_checkpointing
-    sharded = procs.ddp and cfg.parallel == "fsdp"
-    if sharded:
-        if dtype == torch.float16:
-            raise NanoGPTError("parallel=fsdp trains in bfloat16 or float32 (float16's gradient scaler does not work on "
-                               "sharded gradients), and this GPU has no bfloat16; use --dtype=float32 or parallel=ddp")
-        shard(model, device, dtype)  # rank 0's weights, split: before the optimizer, which must hold the shards
-    scaler = torch.amp.GradScaler(kind, enabled=dtype == torch.float16)
-    optimizer = configure_optimizer(model, cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), kind,
-                                    cfg.optimizer, cfg.muon_lr, cfg.muon_momentum)
-    progress = (restore(state, model, optimizer, scaler, device) if state
+    run = build_run(cfg, procs, device, model, data, meta)
+    progress = (restore(state, run.model, run.optimizer, run.scaler, device) if state  # the bare model: what was saved
                 else Progress(clips=torch.zeros((), dtype=torch.long, device=device)))
-    del state
-    step_model = replicate(model, device) if procs.ddp and not sharded else model
-    eval_model = model
-    if cfg.compile:
-        if procs.master:
-            print("compiling the model (takes a minute)...", flush=True)
-        step_model, eval_model = torch.compile(step_model), torch.compile(model)  # DDP inside: see the text above
-    peak = peak_flops(device, dtype) if procs.master else 1.0
-    per_token = bytes_per_token(data, "val", tokenizer_from_meta(meta))
-    return Run(cfg, procs, device, dtype, data, meta, model, step_model, eval_model, optimizer, scaler, peak, per_token,
-               sharded), progress
+    return run, progress
 
 
 def _fresh_out_dir(out_dir):
@@ -203,24 +184,43 @@ def _fresh_out_dir(out_dir):
 class Recorder:
     "The one sink of a run's records: the printed line, the returned history, log.jsonl and wandb (rank 0 writes)."
 
-    def __init__(self, cfg: TrainConfig, master: bool, progress: Progress | None = None):
+    def __init__(self, cfg: TrainConfig, master: bool):
         self.master, self.log, self.wandb, self.bar, self.cfg = master, None, None, None, cfg
-        self.history = {"iter": [], "loss": [], "lr": [], "grad_norm": [], "eval": [], "stopped": None}
+        self.history = {"iter": [], "loss": [], "lr": [], "grad_norm": [], "eval": [], "hellaswag": [], "stopped": None}
         self.t_start = self.t_last = time.perf_counter()
         self.iters, self.plotted, self.speeds = 0, 0.0, []  # speeds: (tokens/s, MFU) of logged steps after the first
-        self.first_iter = progress.iter_num if progress else 0
-        if master and not cfg.eval_only and sys.stdout.isatty():  # a bar only where it redraws in place
+        self.first_iter = 0
+
+    def connect(self):
+        "Start wandb (rank 0) before anything is built: a missing package or login is one line, not a traceback later."
+        if not (self.master and self.cfg.wandb_log):
+            return
+        try:
+            import wandb
+        except ImportError as e:
+            raise NanoGPTError("wandb_log=True needs wandb: pip install wandb (or train without it: --wandb_log=False)") from e
+        Path(self.cfg.out_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            self.wandb = wandb.init(project=self.cfg.wandb_project, name=self.cfg.wandb_run_name, config=asdict(self.cfg),
+                                    dir=self.cfg.out_dir)
+        except Exception as e:  # wandb's own errors (no login, no network) name no common type
+            raise NanoGPTError(f"wandb did not start ({type(e).__name__}: {str(e).splitlines()[0][:120]}): log in with "
+                               "`wandb login` (or set WANDB_API_KEY), log offline with WANDB_MODE=offline, or train "
+                               "without it: --wandb_log=False") from e
+
+    def open(self, progress: Progress):
+        "Rank 0: log.jsonl (a resumed run's trimmed to its resume point, then appended to) and, in a terminal, a bar."
+        self.first_iter = progress.iter_num
+        if not self.master or self.cfg.eval_only:
+            return
+        try:
+            self.log = RunLog(self.cfg.out_dir, resume=self.cfg.init_from == "resume", progress=progress)
+        except OSError as e:
+            raise NanoGPTError(f"cannot write {Path(self.cfg.out_dir) / LOG} ({e.strerror or e}); nothing was trained; "
+                               "move it out of the way, or choose another --out_dir") from e
+        if sys.stdout.isatty():  # a bar only where it redraws in place
             from tqdm import tqdm
-            self.bar = tqdm(total=cfg.max_iters, initial=self.first_iter, unit="it", dynamic_ncols=True, leave=False)
-        if master and not cfg.eval_only:  # a resumed run's log is trimmed to its resume point, then appended to
-            self.log = RunLog(cfg.out_dir, resume=cfg.init_from == "resume", progress=progress)
-        if master and cfg.wandb_log:
-            try:
-                import wandb
-            except ImportError as e:
-                raise NanoGPTError("wandb_log=True needs wandb: pip install wandb") from e
-            Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-            self.wandb = wandb.init(project=cfg.wandb_project, name=cfg.wandb_run_name, config=asdict(cfg), dir=cfg.out_dir)
+            self.bar = tqdm(total=self.cfg.max_iters, initial=self.first_iter, unit="it", dynamic_ncols=True, leave=False)
 
     def say(self, text: str):
         if self.master and self.bar is not None:
@@ -229,9 +229,13 @@ class Recorder:
             print(text, flush=True)
 
     def __call__(self, r: dict):
-        "Record one training step (with `loss`) or one evaluation (with `val_loss`), stamped with the seconds since the start."
+        "Record a training step (`loss`), an evaluation (`val_loss`) or a HellaSwag score, stamped with the seconds since the start."
         r = {**r, "time_s": round(time.perf_counter() - self.t_start, 3)}  # e.g. the time a run took to reach a val loss
-        if "val_loss" in r:
+        if "hellaswag_acc_norm" in r:
+            self.history["hellaswag"].append((r["iter"], r["hellaswag_acc_norm"]))
+            self.say(f"hellaswag {r['iter']}: acc_norm {r['hellaswag_acc_norm']:.4f} (acc {r['hellaswag_acc']:.4f}) over "
+                     f"{r['hellaswag_items']:,} items")
+        elif "val_loss" in r:
             self.history["eval"].append((r["iter"], r["train_loss"], r["val_loss"]))
             self.say(f"eval {r['iter']}: train loss {r['train_loss']:.4f}, val loss {r['val_loss']:.4f} "
                      f"({r['val_bpb']:.3f} bits per byte)")
@@ -263,13 +267,16 @@ class Recorder:
         self.plotted = time.perf_counter()
 
     def summary(self, progress: Progress) -> str:
-        "The end of a run in a few lines: the losses, the time and speed, the files."
+        "The end of a run in a few lines: the losses, HellaSwag, the time and speed, the files."
         h, out = self.history, Path(self.cfg.out_dir)
         lines = [f"{'-' * 20} run summary: {h['stopped']} at iteration {progress.iter_num} {'-' * 20}"]
         if h["eval"]:
             best, (it, train_loss, val_loss) = min(h["eval"], key=lambda e: e[2]), h["eval"][-1]
             lines.append(f"val loss   best {best[2]:.4f} at iteration {best[0]}; last {val_loss:.4f} (train {train_loss:.4f}) "
                          f"at iteration {it}")
+        if h["hellaswag"]:
+            (best_it, best), (it, last) = max(h["hellaswag"], key=lambda e: e[1]), h["hellaswag"][-1]
+            lines.append(f"hellaswag  acc_norm best {best:.4f} at iteration {best_it}; last {last:.4f} at iteration {it}")
         speed = (f"; on average {sum(s for s, _ in self.speeds) / len(self.speeds):,.0f} tokens/s, "
                  f"MFU {sum(m for _, m in self.speeds) / len(self.speeds):.1%}") if self.speeds else ""
         lines.append(f"time       {format_seconds(time.perf_counter() - self.t_start)} for "
@@ -291,50 +298,23 @@ class Recorder:
             self.bar = None  # what is said after the run goes to plain lines
         if self.log:
             self.log.close()  # and draws loss.png a last time
+            self.log = None
         if self.wandb:
             self.wandb.finish()
+            self.wandb = None
 
 # %% ../nbs/10_train.ipynb #14dff2fe
-def train_step(run: Run, iter_num: int, multiplier: float):
-    "One optimizer step over `accum` micro-batches at `multiplier` x each group's base rate: the mean loss and gradient norm."
-    cfg = run.cfg
-    for group in run.optimizer.param_groups:  # the schedule scales each group's own base rate (AdamW's, Muon's)
-        group["lr"] = group["initial_lr"] * multiplier
-    loss_sum = torch.zeros((), device=run.device)
-    for micro in range(run.accum):
-        x, y = get_batch(run.data, "train", cfg.batch_size, run.model.config.block_size, run.device, seed=cfg.seed,
-                         step=iter_num, micro=run.procs.rank * run.accum + micro)
-        last = micro == run.accum - 1
-        if run.sharded:  # FSDP: reduce-scatter the gradients, and reshard the weights, after the last micro-step only
-            run.model.set_requires_gradient_sync(last)
-            run.model.set_reshard_after_backward(last)
-        sync = not run.procs.ddp or run.sharded or last  # DDP averages gradients on the last micro-step only
-        with contextlib.nullcontext() if sync else run.step_model.no_sync():
-            with autocast(run.device, run.autocast_dtype):
-                _, loss = run.step_model(x, y)
-            loss = loss / run.accum  # so the accumulated gradient is that of the mean loss
-            run.scaler.scale(loss).backward()
-        loss_sum += loss.detach()
-    run.scaler.unscale_(run.optimizer)  # float16: the true gradients, before clipping
-    norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
-    norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # FSDP: the norm over all shards, on every rank
-    run.scaler.step(run.optimizer)  # skipped if float16 overflowed
-    run.scaler.update()
-    run.optimizer.zero_grad(set_to_none=True)
-    return loss_sum, norm
-
-
 def save(run: Run, progress: Progress, stop: StopFlag, val_loss: float | None = None):
-    "Every rank joins; rank 0 writes `state.pt`, and `ckpt.pt` too when `val_loss` is given."
+    "Every rank joins; rank 0 writes `state.pt`, and `ckpt.pt` too when `val_loss` is given; all raise if it fails."
     if run.sharded:  # an evaluation's forward pass leaves the root's weights gathered: back to the shards the optimizer holds
         reshard(run.model)
     resume = resume_state(run.model, run.optimizer, run.scaler, progress, run.cfg.seed, run.device)
     weights = full_weights(run.model) if run.sharded else None  # FSDP: the whole weights, gathered on rank 0's CPU
-    if run.procs.master:
+
+    def write():
         with stop.shield():
             save_run(run.cfg.out_dir, run.model, run.meta, asdict(run.cfg), progress.iter_num, resume, val_loss, weights)
-    if run.procs.ddp:
-        dist.barrier()
+    agree(run.procs, write)  # rank 0 writes, the others wait for it: a failed write is every rank's error, not a hang
     progress.saved_iter = progress.iter_num
 
 
@@ -402,13 +382,17 @@ def save_interrupted(run: Run, progress: Progress, rec: Recorder, stop: StopFlag
         if progress.saved_iter == progress.iter_num else "nothing trained yet, nothing saved"))
 
 
-def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag) -> str:
-    "Evaluate when due, stop when done or asked, else take one optimizer step; returns 'done' or 'interrupted'."
-    cfg = run.cfg
+def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag, hellaswag: tuple | None = None) -> str:
+    "Evaluate (and score `hellaswag`'s items) when due, stop when done or asked, else step; returns 'done' or 'interrupted'."
+    cfg, scored = run.cfg, None
     while True:
         due = progress.iter_num % cfg.eval_interval == 0 or progress.iter_num >= cfg.max_iters
         if cfg.eval_only or (due and progress.eval_iter != progress.iter_num):
             evaluate(run, progress, rec, stop)
+        if hellaswag and scored != progress.iter_num and (cfg.eval_only or progress.iter_num >= cfg.max_iters
+                                                          or progress.iter_num % cfg.eval_hellaswag_interval == 0):
+            measure_hellaswag(run, progress, rec, *hellaswag)
+            scored = progress.iter_num
         if cfg.eval_only or progress.iter_num >= cfg.max_iters:
             return "done"
         if any_rank(run.procs, stop.requested):  # all ranks stop at the same iteration
@@ -422,6 +406,117 @@ def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag) -> s
         if progress.iter_num % cfg.log_interval == 0:
             log_step(run, progress, rec, loss, norm, cfg.learning_rate * multiplier)
         progress.iter_num += 1
+
+# %% ../nbs/10_train.ipynb #6ccf0c98
+def hellaswag_for_training(cfg: TrainConfig, meta: dict) -> tuple[list[dict], object]:
+    "The HellaSwag items a run scores and the tokenizer that writes them: read, cut to `hellaswag_items`, and writable."
+    try:
+        items = hellaswag_items(cfg.hellaswag or None, Path(cfg.data_dir) / "hellaswag")[:cfg.hellaswag_items or None]
+    except (OSError, UnicodeDecodeError) as e:  # a path that is not a readable text file
+        raise NanoGPTError(f"eval_hellaswag_interval={cfg.eval_hellaswag_interval} needs HellaSwag's items, which cannot be "
+                           f"read ({e}); give a copy of hellaswag_val.jsonl with --hellaswag=PATH or $NANOGPT_HELLASWAG") from e
+    except NanoGPTError as e:
+        raise NanoGPTError(f"eval_hellaswag_interval={cfg.eval_hellaswag_interval} needs HellaSwag's items: {e}") from e
+    if not items:
+        raise NanoGPTError(f"eval_hellaswag_interval={cfg.eval_hellaswag_interval}: the HellaSwag file holds no items")
+    if meta["tokenizer"] == "char":  # BPE, GPT-2's or trained, writes any text; characters only their alphabet
+        lacking = sorted({c for item in items for text in (item["ctx"], *item["endings"]) for c in " " + text}
+                         - set(meta["itos"]))
+        if lacking:
+            raise NanoGPTError(f"eval_hellaswag_interval={cfg.eval_hellaswag_interval}: HellaSwag's text cannot be written in "
+                               f"dataset {cfg.dataset}'s {len(meta['itos'])} characters (it has no "
+                               f"{' '.join(map(repr, lacking[:8]))}{' ...' if len(lacking) > 8 else ''}); score HellaSwag "
+                               "with a BPE dataset (shakespeare, openwebtext), or set --eval_hellaswag_interval=0")
+    return items, tokenizer_from_meta(meta)
+
+
+def measure_hellaswag(run: Run, progress: Progress, rec: Recorder, items: list[dict], tokenizer):
+    "Record HellaSwag acc_norm now: each rank scores its share and the counts are summed (under FSDP each scores them all)."
+    procs = run.procs
+    mine = items if run.sharded else items[procs.rank::procs.world]  # FSDP: every forward pass needs every rank
+    with autocast(run.device, run.autocast_dtype):
+        r = hellaswag(run.model, tokenizer, mine, run.device, batch_items=max(1, run.cfg.batch_size // 4))
+    run.model.train()
+    counts = torch.tensor([r["items"], round(r["acc"] * r["items"]), round(r["acc_norm"] * r["items"])], dtype=torch.float64)
+    if procs.ddp and not run.sharded:
+        dist.all_reduce(counts, group=procs.cpu_group)  # summed over gloo, whatever the training backend
+    n, acc, acc_norm = counts.tolist()
+    rec({"iter": progress.iter_num, "hellaswag_acc_norm": acc_norm / n, "hellaswag_acc": acc / n, "hellaswag_items": int(n)})
+    rec.seconds_per_iter()  # scoring time does not count as training time
+
+# %% ../nbs/10_train.ipynb #3fe270b9
+def agree_all(procs: Processes, check):
+    "Run `check()` on every rank; a NanoGPTError on any rank is raised on all of them, with the lowest failing rank's message."
+    message = None
+    try:
+        check()
+    except NanoGPTError as e:
+        message = str(e)
+    if procs.ddp:
+        messages = [None] * procs.world
+        dist.all_gather_object(messages, message, group=procs.cpu_group)  # over gloo: no GPU involved
+        message = next((m for m in messages if m), None)
+    if message:
+        raise NanoGPTError(message)
+
+
+def available_memory(device: str) -> int | None:
+    "Bytes this process may still allocate on `device`: a GPU's free memory, or the CPU's MemAvailable over this node's processes."
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    if kind != "cpu":
+        return None  # MPS draws on the machine's memory in ways this check does not model
+    try:
+        line = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return None  # not Linux: no check
+    return int(line.split()[1]) * 1024 // int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+
+
+def planned_config(cfg: TrainConfig, meta: dict) -> GPTConfig | None:
+    "The shape of the model a run will train, before it exists: from the settings, the run's state.pt, or GPT-2's."
+    kind, where = resolve_source(cfg.init_from, cfg.out_dir)
+    try:
+        if kind == "gpt2":
+            return gpt2_config(where, block_size=min(cfg.block_size, 1024))
+        if kind == "hf":
+            hf = json.loads((where / "config.json").read_text())
+            return GPTConfig(block_size=min(cfg.block_size, hf["n_positions"]), vocab_size=hf["vocab_size"],
+                             n_layer=hf["n_layer"], n_head=hf["n_head"], n_embd=hf["n_embd"], bias=True)
+        if kind == "run":  # the weights stay on disk (mmap): only the shape is read
+            args = torch.load(where / STATE, map_location="cpu", weights_only=True, mmap=True)["model_args"]
+            return ModernConfig(**{**args, "block_size": min(cfg.block_size, args["block_size"])})
+    except Exception:  # unreadable: loading it says why, clearly, in a moment
+        return None
+    return model_config(cfg, meta)
+
+
+def check_memory(cfg: TrainConfig, procs: Processes, device: str, meta: dict):
+    "Refuse, before anything is allocated, a step whose estimated peak (the parallel chapter's) exceeds what `device` has free."
+    free, shape = available_memory(device), planned_config(cfg, meta)
+    if free is None or shape is None:
+        return
+    dtype = resolve_dtype(cfg.dtype, device)
+    need = estimate_memory(shape, cfg.batch_size, dtype, cfg.optimizer, procs.world, sharded=procs.ddp and cfg.parallel == "fsdp",
+                           checkpointing=cfg.activation_checkpointing, fused_attention=fused_attention_pays(device, dtype))["peak"]
+    if need > free:
+        raise NanoGPTError(f"one training step of this model on batches of {cfg.batch_size} x {shape.block_size} needs about "
+                           f"{need / 2**30:.1f} GiB on {device} (estimated), but {free / 2**30:.1f} GiB are free: lower "
+                           "--batch_size (with more --gradient_accumulation_steps), --block_size or the model's size, or try "
+                           "--activation_checkpointing=True (or --parallel=fsdp under torchrun)")
+
+
+def preflight(cfg: TrainConfig, procs: Processes, device: str) -> tuple | None:
+    "What can be found wrong before anything is built, on every rank, said once: the data, the memory, HellaSwag's items."
+    resolve_dtype(cfg.dtype, device)  # first, as it needs nothing: float16 on a CPU, say
+    agree(procs, lambda: dataset_dir(cfg.data_dir, cfg.dataset, prepare_missing=True))
+    meta = load_meta(dataset_dir(cfg.data_dir, cfg.dataset))
+    agree_all(procs, lambda: check_memory(cfg, procs, device, meta))
+    if not cfg.eval_hellaswag_interval:
+        return None
+    agree(procs, lambda: hellaswag_for_training(cfg, meta))  # rank 0 downloads the items on first use
+    return hellaswag_for_training(cfg, meta)
 
 # %% ../nbs/10_train.ipynb #be0e9bfe
 def memory_line(run: Run) -> str:
@@ -445,28 +540,40 @@ def train(cfg: TrainConfig) -> dict:
         lock = RunLock(cfg.out_dir)
         try:
             return _train(cfg, procs, device, lock)
+        except RuntimeError as e:
+            if procs.ddp and _peer_gone(e):  # the rank that stopped first has printed why: do not bury it
+                raise NanoGPTError(f"process {procs.rank} stops too: another process of this run stopped first "
+                                   "(its error is the one to read)") from e
+            raise
         finally:
             lock.release()
+
+
+def _peer_gone(e: Exception) -> bool:
+    "Is `e` a collective operation cut short because another rank exited?"
+    return isinstance(e, dist.DistError) or any(s in str(e) for s in ("closed by peer", "reset by peer", "Broken pipe"))
 
 
 def _train(cfg: TrainConfig, procs: Processes, device: str, lock: RunLock) -> dict:
     if cfg.gradient_accumulation_steps % procs.world:
         raise NanoGPTError(f"gradient_accumulation_steps={cfg.gradient_accumulation_steps} must be divisible by "
                            f"the {procs.world} processes")
+    notes = config_notes(cfg)
+    if cfg.reference and (why := reference_mismatch(cfg)):
+        notes.append(why)
+        cfg = replace(cfg, reference=None)
+    hellaswag_task = preflight(cfg, procs, device)
     if not cfg.eval_only:
         agree(procs, lock.acquire)  # rank 0 holds the run directory until the run ends
-    run, progress = setup(cfg, procs, device)
-    rec = Recorder(cfg, procs.master, progress)
-    block = run.model.config.block_size
-    threads = f" ({torch.get_num_threads()} threads)" if device == "cpu" else ""
-    rec.say(f"{run.model.num_params() / 1e6:.2f}M parameters | {run.tokens_per_iter:,} tokens per iteration "
-            f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}{threads}, "
-            f"{str(run.dtype)[6:]}{', compiled' if cfg.compile else ''} | from {cfg.init_from} at iteration {progress.iter_num}")
-    rec.say(f"MFU divides by {peak_source(device, run.dtype)}: {run.peak / 1e12:,.3g} TFLOP/s")
-    rec.say(memory_line(run))
+    rec = Recorder(cfg, procs.master)
     try:
+        agree(procs, rec.connect)  # wandb, before the model is built
+        run, progress = setup(cfg, procs, device)
+        agree(procs, lambda: rec.open(progress))
+        _start_lines(run, progress, rec, notes)
         with StopFlag(hard_stop=not procs.ddp) as stop:
-            rec.history["stopped"] = train_loop(run, progress, rec, stop)
+            rec.history["stopped"] = train_loop(run, progress, rec, stop, hellaswag_task)
+            rec.history["signal"] = stop.signum
     finally:
         rec.close()
     rec.history["best_val_loss"] = progress.best_val_loss
@@ -476,9 +583,25 @@ def _train(cfg: TrainConfig, procs: Processes, device: str, lock: RunLock) -> di
     return rec.history
 
 
+def _start_lines(run: Run, progress: Progress, rec: Recorder, notes: list[str]):
+    "What the run is: size, batch, device and precision, where it starts; the peak MFU divides by; memory; notes."
+    cfg, procs, device = run.cfg, run.procs, run.device
+    block = run.model.config.block_size
+    threads = f" ({torch.get_num_threads()} threads)" if device == "cpu" else ""
+    rec.say(f"{run.model.num_params() / 1e6:.2f}M parameters | {run.tokens_per_iter:,} tokens per iteration "
+            f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}{threads}, "
+            f"{str(run.dtype)[6:]}{', compiled' if cfg.compile else ''} | from {cfg.init_from} at iteration {progress.iter_num}")
+    rec.say(f"MFU divides by {peak_source(device, run.dtype)}: {run.peak / 1e12:,.3g} TFLOP/s")
+    rec.say(memory_line(run))
+    for note in notes:
+        rec.say(f"note: {note}")
+
+
 def main(argv=None):
     "Console script `nanogpt-train [CONFIG_FILE ...] [--key=value ...]`; also `python -m nanogpt.train`."
-    cli_main(lambda: train(parse_config(TrainConfig, sys.argv[1:] if argv is None else argv, "nanogpt-train")))
+    history = cli_main(lambda: train(parse_config(TrainConfig, sys.argv[1:] if argv is None else argv, "nanogpt-train")))
+    if history and history["stopped"] == "interrupted":  # saved and resumable, not finished: say so to the shell
+        sys.exit(128 + (history.get("signal") or signal.SIGINT))
 
 # %% ../nbs/10_train.ipynb #901a7e80
 #| eval: false

@@ -4,8 +4,9 @@
 #      and every module in nanogpt/ is exported by some notebook;
 #   2. every notebook in nbs/ run top to bottom in a fresh Jupyter kernel, as JupyterLab's Run All does (all cells,
 #      one notebook at a time: each uses both cores), with the time each took;
-#   3. pytest over tests/.
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh -k prepare -x`).
+#   3. pytest over tests/, in 2 worker processes (pytest-xdist): many tests wait on a command they started (its
+#      start-up, a server, a browser), which one process at a time leaves a core idle for; the slowest are listed last.
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -k prepare -x`, or `-n 0` for one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,4 +57,7 @@ python scripts/run_notebooks.py
 
 step "3/3 pytest"
 # exit status 5 (nothing collected) fails this script like any other failure
-python -m pytest tests "$@"
+python -c "import xdist" 2>/dev/null || { echo "FAIL: pytest-xdist is missing: run bash scripts/setup.sh --dev (make test does)" >&2; exit 1; }
+# --dist loadfile: each test file runs whole on one worker, in file order (the browser tests share one page, and
+# a file's module fixtures are made once)
+python -m pytest tests -n 2 --dist loadfile --durations=10 "$@"

@@ -9,6 +9,14 @@ import pytest
 
 BIN = Path(sys.executable).parent  # the venv's bin: where pip put nanogpt-prepare & co.
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n N` (scripts/test.sh): N workers share the cores, so each
+    # worker, and the commands it starts, get their share of the threads instead of all of them each (oversubscribed
+    # torch threads spin and wait on each other). Results do not depend on it: runs compared in a test share one setting.
+    import torch
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    torch.set_num_threads(_share)
+    os.environ["OMP_NUM_THREADS"] = str(_share)
+
 
 @pytest.fixture(scope="session")
 def shakespeare_input() -> Path:

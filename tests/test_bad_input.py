@@ -2,16 +2,19 @@
 `error:` line that names the file or setting, exit status 1, no traceback, and no byte of a checkpoint or dataset changed.
 The cases run two at a time (one per core): each start of a command imports torch."""
 import json
+import os
 import resource
 import shutil
 import signal
 import subprocess
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import BIN, one_line_error, run_cli
 from nanogpt.checkpoint import load_checkpoint
@@ -84,6 +87,30 @@ def corpus(tmp, files: dict, *extra):
     return ("nanogpt-prepare", "mine", f"--input={src}", f"--data_dir={tmp / 'data'}", "--num_proc=1", *extra), []
 
 
+def edit_ckpt(edit):
+    "Change the run's ckpt.pt with `edit(checkpoint dict)`, as another program or version might have written it."
+    def change(run):
+        ckpt = torch.load(run / "ckpt.pt", weights_only=True)
+        edit(ckpt)
+        torch.save(ckpt, run / "ckpt.pt")
+    return change
+
+
+def link_out(name):
+    "Put a symbolic link named `name` in the run, pointing at a file outside it (in ../outside, checked unchanged)."
+    def change(run):
+        (run.parent / "outside").mkdir()
+        (run.parent / "outside" / "victim.txt").write_text("a file of the user's, outside the run\n")
+        (run / name).unlink(missing_ok=True)
+        (run / name).symlink_to(run.parent / "outside" / "victim.txt")
+    return change
+
+
+def with_outside(made):
+    command, keep = made
+    return command, [*keep, keep[0].parent / "outside"]
+
+
 def values(base, tmp, cmd, *args):
     if cmd == "nanogpt-train":
         return (cmd, *train_args(tmp / "run", base / "data", max_iters=2), *args), []
@@ -126,6 +153,42 @@ CASES = {  # name: (make(base, tmp) -> (command, folders that must not change), 
     "data_dir under a file": (lambda b, t: (t / "file").write_text("x") and values(
         b, t, "nanogpt-prepare", "shakespeare_char", f"--data_dir={t / 'file'}", f"--input={b / 'data' / 'shakespeare_char' / 'meta.json'}"),
         ["cannot write", "file"]),
+    # writes never follow a link out of the run
+    "log.jsonl a link out of the run": (lambda b, t: with_outside(case_run(b, t, link_out("log.jsonl"))),
+                                        ["log.jsonl", "symbolic link"]),
+    ".lock a link out of the run": (lambda b, t: with_outside(case_run(b, t, link_out(".lock"))), [".lock", "symbolic link"]),
+    # loading a model
+    "sample: NaN weights": (lambda b, t: case_run(b, t, edit_ckpt(lambda c: c["model"]["lm_head.weight"].fill_(float("nan"))),
+                                                  cmd="nanogpt-sample"), ["ckpt.pt", "not finite", "NaN or inf in transformer.", "lower learning_rate"]),
+    "sample: inf weights": (lambda b, t: case_run(b, t, edit_ckpt(lambda c: next(iter(c["model"].values())).view(-1)[0].fill_(float("inf"))),
+                                                  cmd="nanogpt-sample"), ["ckpt.pt", "not finite"]),
+    "sample: weights of another shape": (lambda b, t: case_run(b, t, edit_ckpt(lambda c: c["model_args"].update(n_embd=64)),
+                                                               cmd="nanogpt-sample"), ["do not fit", "model_args"]),
+    "sample: a model and a tokenizer of other runs": (
+        lambda b, t: case_run(b, t, edit_ckpt(lambda c: c["meta"].update(itos=c["meta"]["itos"] + list("àéîõü"), vocab_size=70)),
+                              cmd="nanogpt-sample"), ["ckpt.pt", "70", "65", "different runs"]),
+    "sample: a ckpt.pt folder": (lambda b, t: case_run(b, t, lambda r: (r / "ckpt.pt").unlink() or (r / "ckpt.pt").mkdir(),
+                                                       cmd="nanogpt-sample"), ["ckpt.pt is a folder"]),
+    "sample: out_dir a file": (lambda b, t: (t / "file").write_text("x") and values(b, t, "nanogpt-sample", f"--out_dir={t / 'file'}"),
+                               ["file", "is a file, not a run folder"]),
+    "sample: init_from a name of no model": (lambda b, t: values(b, t, "nanogpt-sample", "--init_from=gpt5"),
+                                             ["init_from='gpt5'", "not a GPT-2 name", "nor a run folder", "nor a Hugging Face folder"]),
+    "sample: init_from an empty folder": (lambda b, t: (t / "gpt5").mkdir() or values(b, t, "nanogpt-sample", f"--init_from={t / 'gpt5'}"),
+                                          ["no checkpoint", "gpt5", "found: nothing"]),
+    "sample: a prompt outside the alphabet": (lambda b, t: values(b, t, "nanogpt-sample", "--start=Zürich ☃"),
+                                              ["2 character(s)", "'ü'", "65"]),
+    # datasets that contradict themselves
+    "meta.json says gpt2 for a char dataset": (lambda b, t: case_data(b, t, edit_meta(lambda m: {**m, "tokenizer": "gpt2"})),
+                                               ["meta.json", "gpt2", "itos"]),
+    "meta.json says gpt2 with its vocabulary": (lambda b, t: case_data(b, t, edit_meta(
+        lambda m: {k: v for k, v in m.items() if k != "itos"} | {"tokenizer": "gpt2"})), ["meta.json", "50,257"]),
+    "meta.json listing a character twice": (lambda b, t: case_data(b, t, edit_meta(lambda m: {**m, "itos": ["a"] + m["itos"][1:]})),
+                                            ["meta.json", "each once"]),
+    "meta.json token count not a number": (lambda b, t: case_data(b, t, edit_meta(lambda m: {**m, "train_tokens": "many"})),
+                                           ["meta.json", "train_tokens"]),
+    "prepare: a 1-character text": (lambda b, t: (t / "one.txt").write_text("a") and values(
+        b, t, "nanogpt-prepare", "shakespeare_char", f"--input={t / 'one.txt'}", f"--data_dir={t / 'data'}"),
+        ["too short", "0 (train)", "1 (val)"]),
     # the values
     "beta1 of 1": (lambda b, t: values(b, t, "nanogpt-train", "--beta1=1.0"), ["beta1=1.0"]),
     "negative weight_decay": (lambda b, t: values(b, t, "nanogpt-train", "--weight_decay=-0.1"), ["weight_decay=-0.1"]),
@@ -240,3 +303,161 @@ def test_gpt2_without_network_fails_fast(tmp_path):
     env = {"HF_HUB_OFFLINE": None, "HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": "https://huggingface.invalid"}
     proc = run_cli("nanogpt-sample", "--init_from=gpt2", "--device=cpu", cwd=tmp_path, env=env, timeout=25)
     one_line_error(proc, "gpt2", "network")
+
+
+# ---- failures met while writing: a full disk, a failed plot, a dataset prepared again ----
+
+def test_a_run_survives_a_plot_it_cannot_write(base, tmp_path):
+    "loss.png a folder, or a link out of the run: one warning, the run trains on and saves, nothing outside is touched."
+    for kind in ("folder", "link"):
+        run = tmp_path / kind / "run"
+        shutil.copytree(base / "run", run)
+        (run / "loss.png").unlink(missing_ok=True)
+        if kind == "folder":
+            (run / "loss.png").mkdir()
+        else:
+            link_out("loss.png")(run)
+        proc = run_cli("nanogpt-train", *train_args(run, base / "data", max_iters=8, eval_interval=2, init_from="resume"),
+                       cwd=tmp_path, check=0)
+        warnings = [l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("warning: could not draw")]
+        assert len(warnings) == 1 and "loss.png" in warnings[0], proc.stdout + proc.stderr
+        assert load_checkpoint(run / "state.pt")["iter_num"] == 8
+        if kind == "link":
+            assert (run.parent / "outside" / "victim.txt").read_text() == "a file of the user's, outside the run\n"
+
+
+def test_prepare_checks_the_room_before_writing(tmp_path, shakespeare_input, monkeypatch, capsys):
+    "A disk without room for the token files: one clear error before any byte is written, the dataset there kept."
+    import nanogpt.data
+    from nanogpt.core import NanoGPTError
+    d = prepare("shakespeare_char", tmp_path, input=shakespeare_input)
+    before = snapshot(d)
+    full = lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 10**5, 10**5)  # 100 kB free
+    monkeypatch.setattr(nanogpt.data, "shutil", types.SimpleNamespace(disk_usage=full))
+    with pytest.raises(NanoGPTError, match=r"0\.1 MB free, but the dataset needs 2\.\d MB"):
+        prepare("shakespeare_char", tmp_path, input=shakespeare_input)
+    small = tmp_path / "corpus.jsonl"  # the corpus path checks before its streamed writes too
+    small.write_text("".join(json.dumps({"text": f"document {i} " * 20000}) + "\n" for i in range(4)))
+    with pytest.raises(NanoGPTError, match="MB free, but the dataset needs"):
+        prepare("mine", tmp_path, input=str(small), num_proc=1)
+    assert snapshot(d) == before and sorted(p.name for p in tmp_path.rglob(".*")) == []
+
+
+def test_a_failed_write_removes_its_temporary_files(tmp_path, shakespeare_input, monkeypatch):
+    "The disk fills in the middle of writing train.bin: a clear error, no temporary file, the previous dataset kept."
+    import errno
+    import nanogpt.corpus
+    from nanogpt.core import NanoGPTError
+    docs = tmp_path / "corpus.jsonl"
+    docs.write_text("".join(json.dumps({"text": f"document {i} " * 300}) + "\n" for i in range(40)))
+    d = prepare("mine", tmp_path, input=str(docs), num_proc=1)
+    before = snapshot(d)
+
+    class FillsUp:  # a file whose second write finds the disk full, as a real one would say it
+        def __init__(self, path, mode):
+            self.f, self.writes = open(path, mode), 0
+        def __enter__(self): return self
+        def __exit__(self, *a): self.f.close()
+        def write(self, b):
+            self.writes += 1
+            if self.writes > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.f.write(b)
+    monkeypatch.setattr(nanogpt.corpus, "open", FillsUp, raising=False)
+    docs.write_text("".join(json.dumps({"text": f"other {i} " * 300}) + "\n" for i in range(40)))
+    with pytest.raises(NanoGPTError, match="No space left on device.*temporary files were removed.*kept"):
+        prepare("mine", tmp_path, input=str(docs), num_proc=1)
+    assert snapshot(d) == before and not list(d.glob(".*"))
+
+
+def test_a_file_size_limit_mid_prepare_is_one_line(base, tmp_path, shakespeare_input):
+    "The real command under a file-size limit smaller than train.bin: one error line, no temporary file, the old dataset kept."
+    data = tmp_path / "data"
+    shutil.copytree(base / "data", data)
+    before = snapshot(data)
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
+    args = ["shakespeare_char", f"--data_dir={data}", f"--input={shakespeare_input}"]
+    proc = subprocess.run([str(BIN / "nanogpt-prepare"), *args], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          preexec_fn=small_files)
+    one_line_error(proc, "could not write the dataset", "kept")
+    assert snapshot(data) == before and not list((data / "shakespeare_char").glob(".*"))
+
+
+def test_replacing_a_dataset_says_so(tmp_path, shakespeare_input, capsys):
+    "Preparing again with other contents prints one note naming what was there; the same contents again, nothing."
+    prepare("shakespeare_char", tmp_path, input=shakespeare_input)
+    capsys.readouterr()
+    prepare("shakespeare_char", tmp_path, input=shakespeare_input)
+    assert "note: replacing" not in capsys.readouterr().err
+    other = tmp_path / "other.txt"
+    other.write_text(shakespeare_input.read_text()[:20000])
+    prepare("shakespeare_char", tmp_path, input=other)
+    err = capsys.readouterr().err
+    assert err.count("note: replacing the dataset") == 1 and "train_tokens 1003854" in err, err
+
+
+def test_a_dataset_prepared_again_under_a_run_is_a_clear_error(tmp_path):
+    "A reader finding token ids past its model's vocabulary (the files were replaced under it) gets one clear line."
+    from nanogpt.core import NanoGPTError
+    from nanogpt.data import CharTokenizer, get_batch, write_dataset
+    d = write_dataset(tmp_path / "d", CharTokenizer("abcdefgh"), [0, 7] * 200, [1, 2] * 50)
+    x, y = get_batch(d, "train", 2, 8, vocab_size=8)
+    assert int(x.max()) == 7
+    with pytest.raises(NanoGPTError, match="token id 7, past the model's vocabulary of 5.*prepared again"):
+        get_batch(d, "train", 2, 8, vocab_size=5)
+
+
+def test_writes_refuse_links_and_planted_temporary_names(tmp_path):
+    "atomic_write and the run's lock and log never write through a link; a link under the temporary name is removed."
+    from nanogpt.checkpoint import RunLock, RunLog
+    from nanogpt.core import NanoGPTError, atomic_write
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "ckpt.pt").symlink_to(victim)
+    with pytest.raises(NanoGPTError, match="ckpt.pt is a symbolic link"):
+        with atomic_write(run / "ckpt.pt") as tmp:
+            tmp.write_text("x")
+    (run / f".state.pt.tmp-{os.getpid()}").symlink_to(victim)  # planted where the next save writes its bytes
+    with atomic_write(run / "state.pt") as tmp:
+        tmp.write_text("new")
+    assert (run / "state.pt").read_text() == "new" and not (run / "state.pt").is_symlink()
+    for name, make in ((".lock", lambda: RunLock(run).acquire()), ("log.jsonl", lambda: RunLog(run))):
+        (run / name).symlink_to(victim)
+        with pytest.raises(NanoGPTError, match=f"{name} is a symbolic link"):
+            make()
+    assert victim.read_text() == "keep"
+
+
+def test_playground_session_misuse_gives_clear_errors():
+    "Session methods given positions, tokens or settings out of range: a NanoGPTError naming them, the session unchanged."
+    from nanogpt.core import NanoGPTError
+    from nanogpt.data import CharTokenizer
+    from nanogpt.model import GPT, GPTConfig
+    from nanogpt.playground import Session
+    torch.manual_seed(0)
+    tok = CharTokenizer("abcdefgh")
+    model = GPT(GPTConfig(block_size=16, vocab_size=8, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(NanoGPTError, match="9 tokens but the model only 8"):
+        Session(model, CharTokenizer("abcdefghi"), device="cpu", dtype="float32")
+    s = Session(model, tok, device="cpu", dtype="float32")
+    s.set_prompt("abc")
+    list(s.generate(4, {"temperature": 1.0}))
+    text = s.text
+    bad = [(lambda: s.select(-1), "no token -1"), (lambda: s.select(99), "no token 99"),
+           (lambda: s.select(2.5), "token position=2.5"), (lambda: s.set_prompt(None), "not text"),
+           (lambda: s.generate(0, {}), "max_new_tokens=0"), (lambda: s.generate(2, {"temp": 1}), "temp"),
+           (lambda: s.generate(2, {"top_k": -1}), "top_k=-1")]
+    for call, fragment in bad:
+        with pytest.raises(NanoGPTError, match=fragment):
+            call()
+    f = s.select(3)
+    for call, fragment in ((lambda: s.branch(3, 8, {}), "token=8"), (lambda: s.branch(3, -1, {}), "token=-1"),
+                           (lambda: f.attention(1), "layer=1"), (lambda: f.attention(0, 2), "head=2")):
+        with pytest.raises(NanoGPTError, match=fragment):
+            call()
+    assert s.text == text

@@ -59,20 +59,24 @@ def test_fsdp_stop_and_resume_is_exact(tmp_path, data_dir):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_resume_across_layouts(tmp_path, data_dir):
+LAYOUTS = {  # saved by -> resumed by: (ranks, parallel) for the first 4 iterations, then for the last 4
+    "fsdp to one process": ((2, "fsdp"), (1, "ddp")), "ddp to fsdp": ((2, "ddp"), (2, "fsdp"))}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)  # two tests, so that `pytest -n 2` can run them side by side
+def test_resume_across_layouts(tmp_path, data_dir, layout):
     "A run saved by 2 FSDP ranks resumes on one process, and one saved by 2 DDP ranks resumes under FSDP."
+    (ranks, parallel), (ranks2, parallel2) = LAYOUTS[layout]
     kw = dict(eval_interval=4, always_save_checkpoint=True, gradient_accumulation_steps=2)
     train(tmp_path / "ref", data_dir, max_iters=8, **kw)  # one process throughout
     ref = losses(tmp_path / "ref")
-    train(tmp_path / "f2s", data_dir, ranks=2, max_iters=4, parallel="fsdp", **kw)
-    proc = train(tmp_path / "f2s", data_dir, max_iters=8, init_from="resume", **kw)
-    assert "saved with 2 processes, resuming with 1" in proc.stdout  # the one thing that cannot carry over: RNG streams
-    train(tmp_path / "d2f", data_dir, ranks=2, max_iters=4, parallel="ddp", **kw)
-    train(tmp_path / "d2f", data_dir, ranks=2, max_iters=8, init_from="resume", parallel="fsdp", **kw)
-    for run in ("f2s", "d2f"):
-        got = losses(tmp_path / run)
-        assert sorted(got) == list(range(8)) and all(abs(got[i] - ref[i]) <= 1e-5 for i in ref), (run, got, ref)
-        assert close(weights(tmp_path / run), weights(tmp_path / "ref")) <= 1e-5
+    train(tmp_path / "run", data_dir, ranks=ranks, max_iters=4, parallel=parallel, **kw)
+    proc = train(tmp_path / "run", data_dir, ranks=ranks2, max_iters=8, init_from="resume", parallel=parallel2, **kw)
+    if ranks2 != ranks:  # the one thing that cannot carry over: RNG streams
+        assert f"saved with {ranks} processes, resuming with {ranks2}" in proc.stdout
+    got = losses(tmp_path / "run")
+    assert sorted(got) == list(range(8)) and all(abs(got[i] - ref[i]) <= 1e-5 for i in ref), (layout, got, ref)
+    assert close(weights(tmp_path / "run"), weights(tmp_path / "ref")) <= 1e-5
 
 
 def test_compiled_fsdp_with_activation_checkpointing(tmp_path, data_dir):
