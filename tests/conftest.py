@@ -81,3 +81,15 @@ def one_line_error(proc, *fragments):
     for f in fragments:
         assert f in errors[0], f"{f!r} not in {errors[0]!r}"
     return errors[0]
+
+def each_gives_one_line(results, total: int, unchanged_means: str):
+    "Check a table of bad-input cases, `(name, proc, fragments, unchanged)` each: exit 1, one clear line, files unchanged."
+    failures = []
+    for name, proc, fragments, unchanged in results:
+        try:
+            assert proc.returncode == 1, f"exit status {proc.returncode}"
+            one_line_error(proc, *fragments)
+            assert unchanged, unchanged_means
+        except AssertionError as e:
+            failures.append(f"{name}: {e}\n{proc.stderr[-800:]}")
+    assert not failures, f"{len(failures)} of {total} cases failed:\n\n" + "\n\n".join(failures)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import BIN, one_line_error, run_cli
+from conftest import BIN, each_gives_one_line, one_line_error, run_cli
 from nanogpt.checkpoint import load_checkpoint
 from nanogpt.corpus import prepare
 
@@ -226,16 +226,8 @@ def test_bad_inputs_each_give_one_line(base, tmp_path):
         before = snapshot(*keep, base)
         proc = run_cli(*command, cwd=tmp, env={"HF_HUB_OFFLINE": "1"}, timeout=300)
         return name, proc, fragments, before == snapshot(*keep, base)
-    failures = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for name, proc, fragments, unchanged in pool.map(run, CASES):
-            try:
-                assert proc.returncode == 1, f"exit status {proc.returncode}"
-                one_line_error(proc, *fragments)
-                assert unchanged, "a file it read or wrote changed"
-            except AssertionError as e:
-                failures.append(f"{name}: {e}\n{proc.stderr[-800:]}")
-    assert not failures, f"{len(failures)} of {len(CASES)} cases failed:\n\n" + "\n\n".join(failures)
+        each_gives_one_line(pool.map(run, CASES), len(CASES), "a file it read or wrote changed")
 
 
 def test_a_second_process_cannot_take_a_running_run(base, tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, losses, one_line_error, run_cli, tiny
+from conftest import BIN, each_gives_one_line, losses, run_cli, tiny
 from nanogpt.checkpoint import load_checkpoint
 
 # HellaSwag's format (ctx, four endings, the right one's index), in characters tiny Shakespeare has, so the
@@ -156,16 +156,8 @@ def test_bad_runs_each_give_one_line(base, data_dir, tmp_path):
         proc = run_cli(*command, cwd=tmp, env=env(tmp) if env else None, timeout=300)
         after = snapshot(tmp / "run") if (tmp / "run").exists() else {}
         return name, proc, fragments, before == after
-    failures = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for name, proc, fragments, unchanged in pool.map(run, CASES):
-            try:
-                assert proc.returncode == 1, f"exit status {proc.returncode}"
-                one_line_error(proc, *fragments)
-                assert unchanged, "the run's files changed"
-            except AssertionError as e:
-                failures.append(f"{name}: {e}\n{proc.stderr[-800:]}")
-    assert not failures, f"{len(failures)} of {len(CASES)} cases failed:\n\n" + "\n\n".join(failures)
+        each_gives_one_line(pool.map(run, CASES), len(CASES), "the run's files changed")
 
 
 def test_a_resume_names_what_it_changes(base, data_dir, tmp_path):
