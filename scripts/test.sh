@@ -2,10 +2,10 @@
 # The project's test command (README: "Running the tests"). Runs, in order, and stops at the first failure:
 #   1. the sync gate: nbdev_clean and nbdev_export change nothing, README.md matches nbs/index.ipynb,
 #      and every module in nanogpt/ is exported by some notebook;
-#   2. every notebook in nbs/ run top to bottom in a fresh Jupyter kernel, as JupyterLab's Run All does (all cells,
-#      one notebook at a time: each uses both cores), with the time each took;
-#   3. pytest over tests/, in 2 worker processes (pytest-xdist): many tests wait on a command they started (its
-#      start-up, a server, a browser), which one process at a time leaves a core idle for; the slowest are listed last.
+#   2. pytest over tests/, in 2 worker processes (pytest-xdist), one thread each: every notebook in nbs/ run top to
+#      bottom in a fresh Jupyter kernel as JupyterLab's Run All does (tests/test_notebooks.py), and every other test.
+#      The slowest start first (tests/conftest.py) and each test goes to whichever worker is free, so the two cores
+#      stay busy to the end; the slowest are listed last.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -k prepare -x`, or `-n 0` for one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ snapshot() {  # everything git could see change: status, the diff, and untracked
   git ls-files --others --exclude-standard -z | xargs -0 -r sha256sum
 }
 
-step "1/3 sync gate: notebooks, package and README agree"
+step "1/2 sync gate: notebooks, package and README agree"
 before=$(snapshot | sha256sum)
 nbdev_clean
 nbdev_export
@@ -52,12 +52,9 @@ if not exported:
 print(f"ok: {len(modules)} modules, each exported by a notebook: {', '.join(sorted(modules))}")
 PY
 
-step "2/3 every notebook, top to bottom, in a Jupyter kernel (Run All)"
-python scripts/run_notebooks.py
-
-step "3/3 pytest"
+step "2/2 pytest: the chapters in Jupyter kernels, and the tests"
 # exit status 5 (nothing collected) fails this script like any other failure
 python -c "import xdist" 2>/dev/null || { echo "FAIL: pytest-xdist is missing: run bash scripts/setup.sh --dev (make test does)" >&2; exit 1; }
-# --dist loadfile: each test file runs whole on one worker, in file order (the browser tests share one page, and
-# a file's module fixtures are made once)
-python -m pytest tests -n 2 --dist loadfile --durations=10 "$@"
+# --dist loadgroup: a test goes to the first free worker, except a group (xdist_group: the browser tests, which share
+# one page) that one worker runs whole; --no-loadscope-reorder keeps conftest.py's slowest-first order
+python -m pytest tests -n 2 --dist loadgroup --no-loadscope-reorder --durations=15 "$@"

@@ -18,6 +18,27 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n N` (scripts/test.sh): N 
     os.environ["OMP_NUM_THREADS"] = str(_share)
 
 
+# The slowest tests first, so that the two workers finish together (pytest-xdist hands tests out in this order under
+# `--dist loadgroup --no-loadscope-reorder`, scripts/test.sh): the chapters (test_notebooks.py) and the slowest tests,
+# from the durations pytest lists at the end of a run, then the other chapters, then the rest in file order. A name
+# here is a chapter, a test file or a test function; a stale entry costs only balance, never a result.
+SLOWEST_FIRST = ["14_bench", "10_train", "13_playground", "12_sample", "03_generate", "test_playground_browser.py",
+                 "02_model", "test_compiled_ddp_equals_compiled_single_process", "test_sample_cli_bad_input",
+                 "09_eval", "11_speedrun", "test_bad_runs_each_give_one_line", "test_ctrl_c_saves_and_resumes_exactly",
+                 "test_bench_bad_input", "test_finetune_from_local_hf_gpt2_and_eval_only", "test_config_errors",
+                 "test_compiled_fsdp_with_activation_checkpointing", "test_fsdp_stop_and_resume_is_exact",
+                 "08_parallel", "01_data"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        for i, key in enumerate(SLOWEST_FIRST):
+            if f"[{key}" in item.nodeid or f"/{key}::" in item.nodeid or f"::{key}" in item.nodeid:
+                return i
+        return len(SLOWEST_FIRST) + ("test_notebooks.py" not in item.nodeid)  # other chapters before other tests
+    items.sort(key=rank)  # stable: file order within a rank
+
+
 @pytest.fixture(scope="session")
 def shakespeare_input() -> Path:
     "tiny Shakespeare's input.txt, from $NANOGPT_SHAKESPEARE (scripts/test.sh sets it from ../shared/data)."

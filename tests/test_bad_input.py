@@ -9,7 +9,6 @@ import signal
 import subprocess
 import time
 import types
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -216,18 +215,14 @@ CASES = {  # name: (make(base, tmp) -> (command, folders that must not change), 
 }
 
 
-def test_bad_inputs_each_give_one_line(base, tmp_path):
-    "Every case: exit status 1, one `error:` line holding its fragments, no traceback, nothing it read or wrote changed."
-    def run(name):
-        tmp = tmp_path / name.replace(" ", "_").replace(":", "").replace(".", "_")
-        tmp.mkdir()
-        make, fragments = CASES[name]
-        command, keep = make(base, tmp)
-        before = snapshot(*keep, base)
-        proc = run_cli(*command, cwd=tmp, env={"HF_HUB_OFFLINE": "1"}, timeout=300)
-        return name, proc, fragments, before == snapshot(*keep, base)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        each_gives_one_line(pool.map(run, CASES), len(CASES), "a file it read or wrote changed")
+@pytest.mark.parametrize("name", CASES)
+def test_bad_input_gives_one_line(name, base, tmp_path):
+    "Each case: exit status 1, one `error:` line holding its fragments, no traceback, nothing it read or wrote changed."
+    make, fragments = CASES[name]
+    command, keep = make(base, tmp_path)
+    before = snapshot(*keep, base)
+    proc = run_cli(*command, cwd=tmp_path, env={"HF_HUB_OFFLINE": "1"}, timeout=300)
+    each_gives_one_line([(name, proc, fragments, before == snapshot(*keep, base))], 1, "a file it read or wrote changed")
 
 
 def test_a_second_process_cannot_take_a_running_run(base, tmp_path):

@@ -20,6 +20,8 @@ import pytest
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.xdist_group("browser")  # one pytest-xdist worker runs them all, in order, on one page
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"  # git-ignored
