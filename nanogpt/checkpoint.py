@@ -13,9 +13,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_optimizer_state_dict,
-                                                     set_optimizer_state_dict)
-from torch.distributed.fsdp import FSDPModule
 
 from .core import NanoGPTError, atomic_write, open_no_link, writable_dir
 from .data import BPETokenizer, meta_problem, tokenizer_from_meta
@@ -233,6 +230,7 @@ def resume_state(model, optimizer, scaler, progress: Progress, seed: int, device
         dist.all_gather_object(gathered, rng[0])
         rng = gathered
     # by parameter name, whole, on rank 0's CPU: the same file for one process, DDP and FSDP, on any number of ranks
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict  # slow to import: only on a save
     full = StateDictOptions(full_state_dict=True, cpu_offload=dist.is_initialized())
     moments = get_optimizer_state_dict(model, optimizers_of(optimizer), options=full)
     return {"optimizer": moments, "scaler": scaler.state_dict(), "best_val_loss": progress.best_val_loss,
@@ -267,8 +265,9 @@ def _load_moments(saved: dict, model, optimizer):
         shapes = {n: p.shape for n, p in model.named_parameters()}  # full shapes, also of shards
         for name, moments in saved["state"].items():
             _crop_moments(moments, shapes[name])
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
         set_optimizer_state_dict(model, optimizers_of(optimizer), saved, options=StateDictOptions(full_state_dict=True))
-    elif isinstance(model, FSDPModule):
+    elif hasattr(model, "reshard"):  # an FSDP module
         raise NanoGPTError("this state.pt keeps the optimizer by parameter number (saved before parameter names were "
                            "used); resume it once without parallel=fsdp, and the next save can be resumed under fsdp")
     else:

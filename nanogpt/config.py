@@ -20,11 +20,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .core import NanoGPTError
-from .model import GPT2_SIZES
 from .modern import ModernConfig, check_model_config
 
 # %% auto #0
-__all__ = ['RANGES', 'TRAIN_RANGES', 'OPTIMIZERS', 'CURVE_KEYS', 'TrainConfig', 'shipped_configs', 'find_config_file',
+__all__ = ['RANGES', 'TRAIN_RANGES', 'OPTIMIZERS', 'LOADERS', 'CURVE_KEYS', 'TrainConfig', 'shipped_configs', 'find_config_file',
            'read_config_file', 'check_value', 'parse_config', 'field_docs', 'config_help', 'check_ranges',
            'check_reference', 'check_train_config', 'config_notes', 'reference_mismatch']
 
@@ -41,7 +40,7 @@ class TrainConfig(ModernConfig):
     eval_iters: int = 200  # batches per split in each evaluation
     eval_only: bool = False  # evaluate once and exit
     always_save_checkpoint: bool = True  # False: save only when val loss improves
-    init_from: str = "scratch"  # scratch | resume | gpt2 | gpt2-medium | gpt2-large | gpt2-xl | a local HF GPT-2 dir
+    init_from: str = "scratch"  # scratch | resume | gpt2 | gpt2-medium | gpt2-large | gpt2-xl | a local HF GPT-2 dir | a run folder (a new run from its weights)
     reference: dict | None = None  # {iteration: val loss} of a reference run of this recipe; evaluations compare to it
     eval_hellaswag_interval: int = 0  # HellaSwag acc_norm every this many iterations and at the end (0: never)
     hellaswag_items: int = 0  # score the first this many HellaSwag items each time (0: all 10,042)
@@ -53,8 +52,11 @@ class TrainConfig(ModernConfig):
     # data
     dataset: str = "openwebtext"  # the prepared dataset: its folder name in data_dir (nanogpt-prepare makes it)
     data_dir: str = "data"  # where prepared datasets live
+    loader: str = "windows"  # windows: random windows of train.bin | shards: each rank its own windows in order, from shards
+    # | documents: as shards, each window starting at a document's first token
     gradient_accumulation_steps: int = 40  # micro-batches per optimizer step, over all processes
     batch_size: int = 12  # sequences per micro-batch
+    batch_warmup_iters: int = 0  # ramp the micro-steps per step from 1 to all over this many iterations (0: off)
     # optimizer
     optimizer: str = "adamw"  # adamw | muon: Muon for the blocks' matrices, AdamW for the rest
     learning_rate: float = 6e-4  # peak learning rate (AdamW's), after the warmup
@@ -210,7 +212,8 @@ def check_ranges(cfg, rules: dict[str, str]):
 TRAIN_RANGES = {
     **dict.fromkeys(("n_layer", "n_head", "n_embd", "block_size", "batch_size", "gradient_accumulation_steps",
                      "eval_interval", "eval_iters", "log_interval"), ">= 1"),
-    **dict.fromkeys(("vocab_size", "max_iters", "warmup_iters", "lr_decay_iters", "min_lr", "weight_decay", "grad_clip"), ">= 0"),
+    **dict.fromkeys(("vocab_size", "max_iters", "warmup_iters", "lr_decay_iters", "min_lr", "weight_decay", "grad_clip",
+                     "batch_warmup_iters"), ">= 0"),
     **dict.fromkeys(("eval_hellaswag_interval", "hellaswag_items"), ">= 0"),
     **dict.fromkeys(("dropout", "beta1", "beta2", "muon_momentum"), "[0, 1)"), **dict.fromkeys(("learning_rate", "muon_lr"), "> 0"),
     "seed": "a seed, 0 to 2**63 - 1",
@@ -219,6 +222,7 @@ TRAIN_RANGES = {
 
 
 OPTIMIZERS = ("adamw", "muon")  # the choices of --optimizer (the optim chapter builds them)
+LOADERS = ("windows", "shards", "documents")  # the choices of --loader (the data and shards chapters read them)
 
 
 def check_reference(reference):
@@ -243,6 +247,8 @@ def check_train_config(cfg: TrainConfig):
     check_model_config(cfg)
     if cfg.optimizer not in OPTIMIZERS:
         raise NanoGPTError(f"optimizer={cfg.optimizer!r}: use {' or '.join(OPTIMIZERS)}")
+    if cfg.loader not in LOADERS:
+        raise NanoGPTError(f"loader={cfg.loader!r}: use windows (random windows of train.bin), shards (a sharded dataset, in order) or documents (shards, each window from a document start)")
     if cfg.backend not in ("auto", "nccl", "gloo"):
         raise NanoGPTError(f"backend={cfg.backend!r}: use auto, nccl or gloo")
     if cfg.parallel not in ("ddp", "fsdp"):
@@ -254,9 +260,6 @@ def check_train_config(cfg: TrainConfig):
         raise NanoGPTError("parallel=fsdp shards the model over the processes torchrun starts, and this is one process: "
                            "start it with torchrun --nproc_per_node=N -m nanogpt.train ..., or drop --parallel=fsdp")
     check_reference(cfg.reference)
-    if cfg.init_from not in ("scratch", "resume", *GPT2_SIZES) and not (Path(cfg.init_from).expanduser() / "config.json").is_file():
-        raise NanoGPTError(f"init_from={cfg.init_from!r}: use scratch, resume, {', '.join(GPT2_SIZES)}, "
-                           "or a local Hugging Face GPT-2 folder (one with a config.json)")
 
 
 def config_notes(cfg: TrainConfig) -> list[str]:
@@ -266,9 +269,9 @@ def config_notes(cfg: TrainConfig) -> list[str]:
             f"optimizer=muon only: unused with optimizer={cfg.optimizer}"] if unused else []
 
 # %% ../nbs/05_config.ipynb #ec4cbb40
-CURVE_KEYS = (*(f.name for f in fields(ModernConfig)), "init_from", "dataset", "batch_size", "gradient_accumulation_steps",
-              "optimizer", "learning_rate", "muon_lr", "muon_momentum", "weight_decay", "beta1", "beta2", "grad_clip",
-              "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr")  # what shapes a loss curve (max_iters only cuts it)
+CURVE_KEYS = (*(f.name for f in fields(ModernConfig)), "init_from", "dataset", "loader", "batch_size", "gradient_accumulation_steps",
+              "batch_warmup_iters", "optimizer", "learning_rate", "muon_lr", "muon_momentum", "weight_decay", "beta1", "beta2",
+              "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr")  # what shapes a loss curve (max_iters only cuts it)
 
 
 def reference_mismatch(cfg: TrainConfig) -> str | None:

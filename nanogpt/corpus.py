@@ -6,19 +6,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
+import itertools
+import multiprocessing
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from .core import NanoGPTError, cli_main, writable_dir
 from .data import BPE, BPETokenizer, check_space, gpt2_encoding, prepare_shakespeare, staged_dataset, write_dataset
+from .shards import ShardWriter
 
 # %% auto #0
-__all__ = ['OPENWEBTEXT_HUB', 'DATASETS', 'load_corpus', 'prepare_corpus', 'parse_tokenizer', 'prepare', 'main']
+__all__ = ['OPENWEBTEXT_HUB', 'FINEWEB', 'FINEWEB_SHARD_TOKENS', 'DATASETS', 'load_corpus', 'prepare_corpus', 'parse_tokenizer',
+           'prepare_shards', 'prepare', 'main']
 
 # %% ../nbs/15_corpus.ipynb #cd0605b2
 OPENWEBTEXT_HUB = "Skylion007/openwebtext"
@@ -34,26 +40,28 @@ def _say_cache():
           file=sys.stderr, flush=True)
 
 
-def _load_hub(spec: str):
+def _load_hub(spec: str, config: str | None = None, streaming: bool = False):
     import datasets
     name, _, revision = spec.partition("@")
-    _say_cache()
+    if not streaming:  # a stream is read from the hub as it goes: nothing lands in the cache
+        _say_cache()
+    how = {"streaming": streaming, **({"name": config} if config else {})}  # config: e.g. FineWeb-Edu's sample-10BT
     try:
         try:
-            return datasets.load_dataset(name, split="train", revision=revision or None)
+            return datasets.load_dataset(name, split="train", revision=revision or None, **how)
         except RuntimeError as e:
             if "scripts are no longer supported" not in str(e):
                 raise
             print(f"note: {name} ships a loading script, which datasets>=4 no longer runs; "
                   "using the hub's Parquet conversion (revision refs/convert/parquet)", file=sys.stderr)
-            return datasets.load_dataset(name, split="train", revision="refs/convert/parquet")
+            return datasets.load_dataset(name, split="train", revision="refs/convert/parquet", **how)
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise NanoGPTError(f"could not load {name!r} from the Hugging Face hub ({type(e).__name__}: {first[:200]}); "
                            "check the name and the network, or pass local files with --input PATH") from e
 
 
-def _load_files(path: Path):
+def _load_files(path: Path, streaming: bool = False):
     import datasets
     if not path.exists():
         raise NanoGPTError(f"--input {path} does not exist; give a file or folder of .txt/.json/.jsonl/.parquet documents, or hf:OWNER/NAME")
@@ -67,9 +75,10 @@ def _load_files(path: Path):
         raise NanoGPTError(f"no documents in {path}: {'it is' if len(files) == 1 else 'all its files are'} empty")
     kind = kinds.pop()
     extra = {"sample_by": "paragraph"} if kind == "text" else {}
-    _say_cache()
+    if not streaming:
+        _say_cache()
     try:
-        return datasets.load_dataset(kind, data_files=[str(p) for p in files], split="train", **extra)
+        return datasets.load_dataset(kind, data_files=[str(p) for p in files], split="train", streaming=streaming, **extra)
     except Exception as e:
         raise NanoGPTError(f"could not read the corpus in {path}: {_unreadable(files, kind) or _first_line(e)}") from e
 
@@ -93,25 +102,25 @@ def _unreadable(files: list[Path], kind: str) -> str | None:
     return None
 
 
-def load_corpus(source, text_column: str = "text"):
-    "A `datasets.Dataset` with one `text` column from a Dataset, `hf:OWNER/NAME[@REV]`, a file or a folder."
+def load_corpus(source, text_column: str = "text", *, config: str | None = None, streaming: bool = False):
+    "A `datasets.Dataset` (with `streaming`, read as it goes) with one `text` column from a Dataset, `hf:OWNER/NAME[@REV]` (and its `config`), a file or a folder."
     import datasets
     if isinstance(source, datasets.DatasetDict):
         source = source["train"]
-    if isinstance(source, datasets.Dataset):
+    if isinstance(source, (datasets.Dataset, datasets.IterableDataset)):
         ds = source
     elif str(source).startswith("hf:"):
-        ds = _load_hub(str(source)[3:])
+        ds = _load_hub(str(source)[3:], config, streaming)
     else:
-        ds = _load_files(Path(source).expanduser())
-    if text_column not in ds.column_names:
+        ds = _load_files(Path(source).expanduser(), streaming)
+    if ds.column_names is not None and text_column not in ds.column_names:
         raise NanoGPTError(f"no column {text_column!r} in the corpus (columns: {', '.join(ds.column_names)}); "
                            "pass --text_column NAME")
-    ds = ds.select_columns([text_column])
-    if getattr(ds.features[text_column], "dtype", None) not in ("string", "large_string"):
+    ds = ds.select_columns([text_column]) if ds.column_names is not None else ds
+    if ds.features is not None and getattr(ds.features[text_column], "dtype", None) not in ("string", "large_string"):
         raise NanoGPTError(f"column {text_column!r} of the corpus holds {ds.features[text_column]}, not text; "
                            "pass --text_column with the column of the documents' text")
-    if nulls := ds.data.column(text_column).null_count:  # counted by Arrow, without reading the texts
+    if isinstance(ds, datasets.Dataset) and (nulls := ds.data.column(text_column).null_count):  # counted by Arrow, without reading the texts
         where = f" in {source}" if isinstance(source, (str, Path)) else ""
         raise NanoGPTError(f"{nulls:,} row(s) of the corpus{where} have no text (null or missing {text_column!r}); "
                            "remove them or fill them in")
@@ -196,52 +205,164 @@ def _prepare_own_bpe(name: str, source, dest: Path, split, vocab_size: int) -> P
     print(f"{name}: BPE vocab {vocab_size:,}, train {len(ids['train']):,} tokens, val {len(ids['val']):,} tokens -> {dest}", file=sys.stderr)
     return dest
 
+# %% ../nbs/15_corpus.ipynb #f06f348c
+FINEWEB = {"fineweb_edu": ("HuggingFaceFW/fineweb-edu", "sample-10BT"), "fineweb": ("HuggingFaceFW/fineweb", "sample-10BT")}
+FINEWEB_SHARD_TOKENS = 10**8  # build-nanogpt's shard size: 100 M tokens, 200 MB
+
+
+def _encode_eot_first(texts: list[str]) -> list[np.ndarray]:
+    "GPT-2 tokens of each document, `<|endoftext|>` first (run in the pool's worker processes)."
+    enc = gpt2_encoding()
+    return [np.array([enc.eot_token, *ids], dtype=np.uint16) for ids in enc.encode_ordinary_batch(texts, num_threads=1)]
+
+
+def _texts(ds, source, skip: int):
+    "The documents' texts from the row `skip` on; a reader's failure, or a row without text, as one line."
+    rows = itertools.islice(iter(ds), skip, None)
+    for i in itertools.count(skip):
+        try:
+            row = next(rows, None)
+        except Exception as e:
+            raise NanoGPTError(f"could not read the corpus in {source}: {_first_line(e)}") from e
+        if row is None:
+            return
+        if not isinstance(row.get("text"), str):
+            raise NanoGPTError(f"row {i:,} of the corpus in {source} has no text (null or missing); remove it or fill it in")
+        yield row["text"]
+
+
+def _die_with_parent():
+    "A pool worker's start: on Linux, ask to be killed when the preparing process dies (a kill -9 then leaves no orphan)."
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, 9)  # prctl(PR_SET_PDEATHSIG, SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the workers end when they next read from the parent
+        pass
+
+
+def _encoded(texts, num_proc: int, chunk: int = 256):
+    "Lists of encoded documents, in order, from `num_proc` processes with at most 4 chunks each in flight."
+    chunks = iter(lambda: list(itertools.islice(texts, chunk)), [])
+    if num_proc == 1:
+        yield from map(_encode_eot_first, chunks)
+        return
+    with multiprocessing.Pool(num_proc, initializer=_die_with_parent) as pool:
+        while group := list(itertools.islice(chunks, 4 * num_proc)):
+            yield from pool.imap(_encode_eot_first, group)
+
+# %% ../nbs/15_corpus.ipynb #0dfc9730
+def prepare_shards(name: str, source, data_dir="data", shard_tokens: int = FINEWEB_SHARD_TOKENS, num_proc: int | None = None,
+                   text_column: str = "text", config: str | None = None) -> Path:
+    "Tokenize a corpus, streamed, into shards of `shard_tokens` GPT-2 tokens in `<data_dir>/<name>/` (the first is val); resumes a cut-short run."
+    from tqdm.auto import tqdm
+    import datasets
+    dest = Path(data_dir).expanduser() / name
+    ds = load_corpus(source, text_column, config=config, streaming=True)
+    bpe = BPETokenizer()
+    info = {**bpe.meta(), "eot": bpe.eot, "dataset": name, "config": config,
+            "source": source if isinstance(source, str) else type(source).__name__}
+    writer = ShardWriter(dest, shard_tokens, info)
+    if writer.manifest["complete"]:
+        print(f"{name}: already prepared in {dest} ({writer.shards} shards, checksums match); nothing to do", file=sys.stderr)
+        return dest
+    if writer.shards:
+        print(f"{name}: resuming after {writer.shards} shard(s), skipping the {writer.doc:,} documents they hold", file=sys.stderr)
+    first, offset, tokens, t0 = writer.doc, writer.offset, 0, time.perf_counter()
+    with tqdm(unit="tok", unit_scale=True, desc=f"{name} shards", file=sys.stderr, disable=not datasets.is_progress_bar_enabled()) as bar:
+        for batch in _encoded(_texts(ds, source, first), max(1, num_proc or os.cpu_count() or 1)):
+            for ids in batch:
+                writer.add(ids[offset:], start=offset)
+                offset = 0
+            tokens += sum(map(len, batch))
+            bar.update(sum(map(len, batch)))
+    m, seconds = writer.close(), time.perf_counter() - t0
+    print(f"{name}: {m['documents']:,} documents, {writer.shards} shards, train {m['train_tokens']:,} tokens, "
+          f"val {m['val_tokens']:,} tokens -> {dest} ({tokens / seconds:,.0f} tokens/s)", file=sys.stderr)
+    return dest
+
 # %% ../nbs/15_corpus.ipynb #64df4334
 DATASETS = {
     "shakespeare_char": "tiny Shakespeare, one token per character (vocab 65)",
     "shakespeare": "tiny Shakespeare in GPT-2 BPE tokens",
     "openwebtext": "OpenWebText from the Hugging Face hub (about 54 GB to download) in GPT-2 BPE tokens",
+    "fineweb_edu": "FineWeb-Edu's 10B-token sample, streamed from the Hugging Face hub into shards of GPT-2 BPE tokens",
+    "fineweb": "FineWeb's 10B-token sample, streamed from the Hugging Face hub into shards of GPT-2 BPE tokens",
 }
 
 
+@contextlib.contextmanager
+def _no_empty_folder(dest: Path):
+    "When the block fails, remove `dest` and the parents it created if they are still empty: a failed prepare leaves no empty folder."
+    made = [p for p in (dest, *dest.parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        for p in made:
+            try:
+                p.rmdir()
+            except OSError:  # not empty (shards to resume from), or not ours to remove
+                break
+        raise
+
+
 def prepare(name: str, data_dir="data", input=None, num_proc: int | None = None, text_column: str = "text",
-            tokenizer: str = "gpt2") -> Path:
-    "Prepare dataset `name` into `<data_dir>/<name>/`; for names other than the known ones, `input` is required; `tokenizer`: gpt2 or bpe:N."
+            tokenizer: str = "gpt2", shard_tokens: int | None = None) -> Path:
+    "Prepare dataset `name` into `<data_dir>/<name>/`; for names other than the known ones, `input` is required; `tokenizer`: gpt2 or bpe:N; `shard_tokens`: write shards."
     if not name or name != Path(name).name or name.startswith("."):
         raise NanoGPTError(f"dataset name {name!r} must be a plain folder name, like shakespeare_char")
     if num_proc is not None and num_proc < 1:
         raise NanoGPTError(f"num_proc={num_proc}: must be >= 1 (or left out: all cores)")
     if not text_column:
         raise NanoGPTError("text_column is empty: name the column that holds the documents' text")
+    if shard_tokens is not None and shard_tokens < 1:
+        raise NanoGPTError(f"shard_tokens={shard_tokens}: must be >= 1 (tokens per shard; build-nanogpt uses 100,000,000)")
     own_bpe = parse_tokenizer(tokenizer) is not None
+    if own_bpe and (shard_tokens or name in FINEWEB):
+        raise NanoGPTError(f"--tokenizer={tokenizer}: shards hold GPT-2 tokens; a BPE of your own is for single-file datasets "
+                           "(leave out --shard_tokens, and give a name other than fineweb_edu/fineweb)")
+    if name in ("shakespeare_char", "shakespeare") and shard_tokens:
+        raise NanoGPTError(f"{name} is one small file, not sharded; to shard tiny Shakespeare give the dataset another name: "
+                           f"nanogpt-prepare shakespeare_shards --input PATH/input.txt --shard_tokens={shard_tokens}")
     if name in ("shakespeare_char", "shakespeare") and own_bpe:
         raise NanoGPTError(f"{name} has a fixed tokenizer; to train a BPE on tiny Shakespeare give the dataset another name: "
                            f"nanogpt-prepare shakespeare_bpe --input PATH/input.txt --tokenizer={tokenizer}")
+    with _no_empty_folder(Path(data_dir).expanduser() / name):
+        return _prepare(name, data_dir, input, num_proc, text_column, tokenizer, shard_tokens)
+
+
+def _prepare(name, data_dir, input, num_proc, text_column, tokenizer, shard_tokens) -> Path:
     if name in ("shakespeare_char", "shakespeare"):
         return prepare_shakespeare(name, data_dir, input)
     if name == "openwebtext" and input is None:
         input = f"hf:{OPENWEBTEXT_HUB}"
+    config = FINEWEB[name][1] if name in FINEWEB and input is None else None
+    if name in FINEWEB:
+        input, shard_tokens = input or f"hf:{FINEWEB[name][0]}", shard_tokens or FINEWEB_SHARD_TOKENS
     if input is None:
         close = difflib.get_close_matches(name, DATASETS, n=1)
         raise NanoGPTError(f"unknown dataset {name!r}{f' (did you mean {close[0]}?)' if close else ''}: "
                            f"known ones are {', '.join(DATASETS)}; "
                            "to prepare your own corpus under this name pass --input PATH (text/json/jsonl/parquet "
                            "files or a folder of them) or --input hf:OWNER/NAME")
+    if shard_tokens:
+        return prepare_shards(name, input, data_dir, shard_tokens, num_proc, text_column, config)
     return prepare_corpus(name, input, data_dir, num_proc, text_column, tokenizer=tokenizer)
 
 # %% ../nbs/15_corpus.ipynb #39d64a74
 def main(argv=None):
     "Console script `nanogpt-prepare`."
-    p = argparse.ArgumentParser(prog="nanogpt-prepare", description="Tokenize a dataset into DATA_DIR/NAME/{train,val}.bin + meta.json.",
+    p = argparse.ArgumentParser(prog="nanogpt-prepare", description="Tokenize a dataset into DATA_DIR/NAME/{train,val}.bin + meta.json, or into shards + manifest.json.",
                                 epilog="known datasets: " + "; ".join(f"{k}: {v}" for k, v in DATASETS.items()))
-    p.add_argument("name", help="shakespeare_char, shakespeare, openwebtext, or a name for your own corpus (with --input)")
+    p.add_argument("name", help="shakespeare_char, shakespeare, openwebtext, fineweb_edu, fineweb, or a name for your own corpus (with --input)")
     p.add_argument("--input", help="local source: tiny Shakespeare's input.txt, or your corpus (file, folder, or hf:OWNER/NAME[@REV])")
     p.add_argument("--data_dir", default="data", help="where dataset folders go (default: ./data)")
     p.add_argument("--num_proc", type=int, default=None, help="tokenizer processes for corpora (default: all cores)")
     p.add_argument("--text_column", default="text", help="column holding the documents' text (default: text)")
     p.add_argument("--tokenizer", default="gpt2", help="gpt2 (GPT-2's BPE, the default) or bpe:N (train a BPE of N tokens on your corpus)")
+    p.add_argument("--shard_tokens", type=int, default=None, help="write shards of N tokens (default for fineweb_edu/fineweb: "
+                   "100,000,000) with a manifest, resumable, instead of one train.bin; the first shard is val")
     a = p.parse_args(argv)
-    cli_main(lambda: prepare(a.name, a.data_dir, a.input, a.num_proc, a.text_column, a.tokenizer))
+    cli_main(lambda: prepare(a.name, a.data_dir, a.input, a.num_proc, a.text_column, a.tokenizer, a.shard_tokens))
 
 # %% ../nbs/15_corpus.ipynb #179fff67
 #| eval: false

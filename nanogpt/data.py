@@ -381,6 +381,10 @@ def _prepare_command(data_dir, name) -> str:
 def dataset_dir(data_dir, name: str, prepare_missing: bool = False) -> Path:
     "The folder of prepared dataset `name` in `data_dir`; with `prepare_missing`, tiny Shakespeare is prepared into a folder without its files."
     d = Path(data_dir) / name
+    if file := next((p for p in (d, *d.parents) if p.exists() and not p.is_dir()), None):  # before "not prepared"
+        raise NanoGPTError(f"{file} is a file, not a folder: " + ("give --data_dir a folder (default data)" if file != d else
+                           f"a prepared dataset is a folder of {', '.join(DATASET_FILES)}; move it away, or choose "
+                           "another --dataset"))
     have = [f for f in DATASET_FILES if (d / f).is_file()]
     if len(have) == len(DATASET_FILES):
         return d

@@ -21,12 +21,12 @@ from .checkpoint import CKPT, load_checkpoint, load_model, resolve_source
 from .config import check_ranges, parse_config
 from .core import NanoGPTError, cli_main, resolve_dtype
 from .data import GPT2_SPLIT, download, load_meta, dataset_dir, sha256_of, token_byte_lengths
-from .parallel import processes
+from .parallel import available_memory, processes
 
 # %% auto #0
 __all__ = ['HELLASWAG_URL', 'HELLASWAG_ITEMS', 'PUBLISHED', 'vocabulary_difference', 'check_vocabulary', 'check_split',
-           'bits_per_byte', 'ending_rows', 'score_rows', 'verdicts', 'hellaswag_items', 'hellaswag', 'EvalConfig',
-           'run_eval', 'format_eval', 'main']
+           'check_batch_memory', 'bits_per_byte', 'ending_rows', 'score_rows', 'verdicts', 'hellaswag_items',
+           'hellaswag', 'EvalConfig', 'run_eval', 'format_eval', 'main']
 
 # %% ../nbs/09_eval.ipynb #b2c4e6a8
 def vocabulary_difference(theirs: dict, ours: dict) -> str:
@@ -65,10 +65,26 @@ def check_split(split: str, max_tokens: int = 0, n: int | None = None):
                            "(all) or 2 or more")
 
 
+def check_batch_memory(model, rows: int, T: int, device: str):
+    "Refuse, before it is allocated, a forward pass of `rows` x `T` tokens that needs more memory than `device` has free."
+    free, cfg = available_memory(device), model.config
+    if free is None or rows * T == 0:
+        return
+    a = next(model.parameters()).element_size()  # bytes of an activation: the weights' dtype
+    # the logits in the model's dtype, in fp32 and their log-softmax (the largest tensors by far); a block's working set
+    need = rows * T * (cfg.vocab_size * (a + 8) + 16 * cfg.n_embd * a)
+    if not all(getattr(b.attn, "fused", True) for b in model.transformer.h):
+        need += 2 * rows * cfg.n_head * T * T * a  # the explicit path's attention weights and their softmax
+    if need > free:
+        raise NanoGPTError(f"a forward pass of {rows} x {T} tokens needs about {need / 2**30:,.1f} GiB on {device} "
+                           f"(estimated), but {free / 2**30:,.1f} GiB are free: lower --batch_size")
+
+
 @torch.no_grad()
 def bits_per_byte(model, tokenizer, data, split: str = "val", batch_size: int = 8, max_tokens: int = 0,
-                  device: str = "cpu", rank: int = 0, world: int = 1) -> dict:
+                  device: str = "cpu", rank: int = 0, world: int = 1, group=None) -> dict:
     "Bits per byte of `model` on a prepared split: the nats of every token (in block_size windows) over ln 2 x their bytes."
+    # under torchrun, rank `rank` of `world` scores its share; the sums are CPU tensors, added over `group` (gloo)
     check_vocabulary(model, tokenizer, load_meta(data), f"dataset {data}")
     check_split(split, max_tokens)
     tokens = np.memmap(Path(data) / f"{split}.bin", dtype=np.uint16, mode="r")
@@ -76,19 +92,20 @@ def bits_per_byte(model, tokenizer, data, split: str = "val", batch_size: int = 
     check_split(split, max_tokens, n)
     T, lengths = model.config.block_size, torch.from_numpy(token_byte_lengths(tokenizer, model.config.vocab_size))
     starts = list(range(0, n - 1, T))[rank::world]
+    check_batch_memory(model, min(batch_size, len(starts)), min(T, n - 1), device)
     nats, count, nbytes = torch.zeros((), dtype=torch.float64), 0, 0
     model.eval()
     for i in range(0, len(starts), batch_size):
-        group = [torch.from_numpy(tokens[s:min(s + T + 1, n)].astype(np.int64)) for s in starts[i:i + batch_size]]
-        for size in sorted({len(g) for g in group}):  # only the split's last window is shorter
-            xy = torch.stack([g for g in group if len(g) == size]).to(device)
+        windows = [torch.from_numpy(tokens[s:min(s + T + 1, n)].astype(np.int64)) for s in starts[i:i + batch_size]]
+        for size in sorted({len(w) for w in windows}):  # only the split's last window is shorter
+            xy = torch.stack([w for w in windows if len(w) == size]).to(device)
             logits = model(xy[:, :-1])[0].float()
             nats += F.cross_entropy(logits.flatten(0, 1), xy[:, 1:].flatten(), reduction="sum").double().cpu()
             count += xy[:, 1:].numel()
             nbytes += int(lengths[xy[:, 1:].cpu()].sum())
     totals = torch.tensor([nats.item(), count, nbytes], dtype=torch.float64)
     if world > 1:
-        dist.all_reduce(totals)
+        dist.all_reduce(totals, group=group)  # over gloo: NCCL reduces no CPU tensor
     nats, count, nbytes = totals.tolist()
     if nbytes == 0:
         raise NanoGPTError(f"the {int(count):,} tokens of {split} scored decode to no text (0 bytes): no bits per byte; "
@@ -134,22 +151,33 @@ _HELLASWAG_SOURCES = "pass a hellaswag_val.jsonl with --hellaswag PATH or NANOGP
 
 def hellaswag_items(path=None, cache_dir="data/hellaswag") -> list[dict]:
     "HellaSwag's validation items from `path`, $NANOGPT_HELLASWAG, or `cache_dir` (downloaded there on first use), checked."
-    path = path or os.environ.get("NANOGPT_HELLASWAG")
+    from_env = not path and bool(os.environ.get("NANOGPT_HELLASWAG"))  # set but empty counts as unset
+    path = path or os.environ.get("NANOGPT_HELLASWAG") or None
     cached = path is None
+    fix = ("set NANOGPT_HELLASWAG to a copy of hellaswag_val.jsonl, or unset it to download one" if from_env
+           else _HELLASWAG_SOURCES)
     if cached:
         path = Path(cache_dir) / "hellaswag_val.jsonl"
-        if not path.is_file():
+        if path.exists() and not path.is_file():
+            raise NanoGPTError(f"{path}, where HellaSwag is kept, is a folder; remove it to download the file again")
+        if not path.exists():
             download(HELLASWAG_URL, path, hint="; offline, pass a copy with --hellaswag PATH or NANOGPT_HELLASWAG")
             path.with_suffix(".sha256").write_text(sha256_of(path) + "\n")
         recorded = path.with_suffix(".sha256")
         if recorded.is_file() and recorded.read_text().strip() != sha256_of(path):
             raise NanoGPTError(f"{path} is not the file that was downloaded (its SHA-256 changed); remove it to download again")
-    path = Path(path)
+    path = Path(path).expanduser()
+    named = f"HellaSwag file {path}" + (" ($NANOGPT_HELLASWAG)" if from_env else "")
     if not path.is_file():
-        raise NanoGPTError(f"HellaSwag file {path} {'is a folder' if path.is_dir() else 'does not exist'}; {_HELLASWAG_SOURCES}")
-    items = [_checked_item(line, path, n) for n, line in enumerate(path.read_bytes().splitlines(), 1) if line.strip()]
+        what = "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
+        raise NanoGPTError(f"{named} {what}; {fix}")
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as e:  # unreadable: permissions, a device that fails
+        raise NanoGPTError(f"{named} cannot be read ({e.strerror or e}); {fix}") from e
+    items = [_checked_item(line, path, n) for n, line in enumerate(lines, 1) if line.strip()]
     if not items:
-        raise NanoGPTError(f"HellaSwag file {path} holds no items (it is empty); {_HELLASWAG_SOURCES}")
+        raise NanoGPTError(f"{named} holds no items (it is empty); {fix}")
     if cached and len(items) != HELLASWAG_ITEMS:
         raise NanoGPTError(f"{path} holds {len(items):,} items, not HellaSwag's {HELLASWAG_ITEMS:,}: cut short? "
                            "remove it to download again")
@@ -188,8 +216,9 @@ def _item_problem(item) -> str:
 
 # %% ../nbs/09_eval.ipynb #9b833c26
 def hellaswag(model, tokenizer, items: list[dict], device: str = "cpu", batch_items: int = 4, rank: int = 0,
-              world: int = 1, progress: bool = False) -> dict:
+              world: int = 1, progress: bool = False, group=None) -> dict:
     "Completion-style HellaSwag on `items`: the share answered right by summed (acc) and by mean (acc_norm) log-likelihood."
+    # under torchrun, rank `rank` of `world` scores its share; the counts are CPU tensors, added over `group` (gloo)
     from tqdm.auto import tqdm
     check_vocabulary(model, tokenizer)  # no items (a rank's empty share) is fine: the counts are summed
     mine, block = items[rank::world], model.config.block_size
@@ -197,12 +226,14 @@ def hellaswag(model, tokenizer, items: list[dict], device: str = "cpu", batch_it
     model.eval()
     for i in tqdm(range(0, len(mine), batch_items), desc="HellaSwag", disable=not progress, file=sys.stderr):
         batch = mine[i:i + batch_items]
-        sums, counts = score_rows(model, [row for item in batch for row in ending_rows(item, tokenizer, block)], device)
+        rows = [row for item in batch for row in ending_rows(item, tokenizer, block)]
+        check_batch_memory(model, len(rows), max(len(ids) for ids, _ in rows) - 1, device)
+        sums, counts = score_rows(model, rows, device)
         for k, item in enumerate(batch):
             acc, acc_norm = verdicts(sums[4 * k:4 * k + 4], counts[4 * k:4 * k + 4], item["label"])
             totals += torch.tensor([1, acc, acc_norm], dtype=torch.float64)
     if world > 1:
-        dist.all_reduce(totals)
+        dist.all_reduce(totals, group=group)  # over gloo: NCCL reduces no CPU tensor
     n, acc, acc_norm = totals.tolist()
     return {"items": int(n), "acc": acc / max(n, 1), "acc_norm": acc_norm / max(n, 1)}
 
@@ -215,11 +246,11 @@ class EvalConfig:
     tasks: str = "auto"  # comma-separated bpb, hellaswag; auto: bpb, and hellaswag for BPE models
     dataset: str = ""  # the prepared dataset for bpb ("": the run's own; openwebtext for GPT-2)
     data_dir: str = "data"  # where prepared datasets live (and hellaswag/ is cached)
-    split: str = "val"  # the split bpb reads: val or train: val or train: val or train: val or train: val or train
+    split: str = "val"  # the split bpb reads: val or train
     max_tokens: int = 0  # bpb over the split's first this many tokens (0: all)
     hellaswag: str = ""  # a local hellaswag_val.jsonl ("": $NANOGPT_HELLASWAG, else downloaded into data_dir/hellaswag)
     limit: int = 0  # score only the first this many HellaSwag items (0: all 10,042)
-    batch_size: int = 8  # windows per forward pass for bpb; HellaSwag items per batch (4 rows each)
+    batch_size: int = 8  # bpb windows, or HellaSwag items (4 rows each), a forward pass; lower it if memory is short
     device: str = "auto"  # auto | cpu | cuda | cuda:1 | mps
     dtype: str = "float32"  # float32 | bfloat16 | float16 | auto: the weights are converted to it
     json: bool = False  # print one JSON object instead of a table
@@ -237,10 +268,6 @@ def run_eval(cfg: EvalConfig, out=None) -> dict:
     if not tasks or set(tasks) - {"auto", "bpb", "hellaswag"}:
         raise NanoGPTError(f"tasks={cfg.tasks!r}: use auto, or bpb and/or hellaswag, comma-separated")
     check_split(cfg.split, cfg.max_tokens)  # before a large model is loaded for nothing
-    check_split(cfg.split, cfg.max_tokens)  # before a large model is loaded for nothing
-    check_split(cfg.split, cfg.max_tokens)  # before a large model is loaded for nothing
-    check_split(cfg.split, cfg.max_tokens)  # before a large model is loaded for nothing
-    check_split(cfg.split, cfg.max_tokens)  # before a large model is loaded for nothing
     with processes(cfg.device) as (procs, device):  # under torchrun: the work shared among the processes
         rank, world, source = procs.rank, procs.world, resolve_source(cfg.init_from, cfg.out_dir)[1]
         model, tokenizer = load_model(cfg.init_from, device, resolve_dtype(cfg.dtype, device), out_dir=cfg.out_dir)
@@ -250,14 +277,14 @@ def run_eval(cfg: EvalConfig, out=None) -> dict:
         if "bpb" in tasks:
             data = _bpb_data(cfg)
             result["bpb"] = {"dataset": str(data), "split": cfg.split, **bits_per_byte(
-                model, tokenizer, data, cfg.split, cfg.batch_size, cfg.max_tokens, device, rank, world)}
+                model, tokenizer, data, cfg.split, cfg.batch_size, cfg.max_tokens, device, rank, world, procs.cpu_group)}
         if "hellaswag" in tasks:
             if tokenizer.kind != "gpt2":
                 raise NanoGPTError("HellaSwag needs a model that reads GPT-2's BPE; this one is "
                                    + ("character-level" if tokenizer.kind == "char" else "a BPE of its own") + " (use --tasks=bpb)")
             items = hellaswag_items(cfg.hellaswag or None, Path(cfg.data_dir) / "hellaswag")[:cfg.limit or None]
             result["hellaswag"] = hellaswag(model, tokenizer, items, device, cfg.batch_size, rank, world,
-                                            progress=rank == 0 and sys.stderr.isatty())
+                                            progress=rank == 0 and sys.stderr.isatty(), group=procs.cpu_group)
             if str(source) in PUBLISHED and not cfg.limit:
                 result["hellaswag"]["published"] = PUBLISHED[str(source)]
         if procs.ddp:

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import codecs
+import math
+import numbers
 import weakref
 
 import torch
@@ -21,14 +23,25 @@ __all__ = ['check_sampling', 'sampling_probs', 'sample_logits', 'KVCache', 'cont
 # %% ../nbs/03_generate.ipynb #607a982c
 def check_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, max_new_tokens: int = 0):
     "Raise `NanoGPTError` (a `ValueError`) naming any argument outside its valid range."
-    if temperature is None or not temperature >= 0:
-        raise NanoGPTError(f"temperature={temperature}: must be >= 0 (0 means greedy)")
-    if top_k is not None and (isinstance(top_k, bool) or int(top_k) != top_k or top_k <= 0):
+    if not (_number(temperature) and (temperature == 0 or 1e-6 <= temperature < math.inf)):  # nan fails every comparison
+        raise NanoGPTError(f"temperature={temperature}: must be 0 (greedy) or a finite number from 1e-6 up (smaller ones "
+                           "overflow the logits they divide, and would draw as greedy anyway)")
+    if top_k is not None and not (_whole(top_k) and top_k > 0):
         raise NanoGPTError(f"top_k={top_k}: must be a positive integer, or None for no limit")
-    if top_p is not None and not 0 < top_p <= 1:
+    if top_p is not None and not (_number(top_p) and 0 < top_p <= 1):
         raise NanoGPTError(f"top_p={top_p}: must be in (0, 1], or None for no limit")
-    if max_new_tokens is None or int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
+    if not (_whole(max_new_tokens) and max_new_tokens >= 0):
         raise NanoGPTError(f"max_new_tokens={max_new_tokens}: must be an integer >= 0")
+
+
+def _number(x) -> bool:
+    "A real number (an int, a float, a NumPy scalar), not a bool, a string or None."
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _whole(x) -> bool:
+    "A finite number with no fractional part (2 and 2.0, not 2.5, inf or nan)."
+    return _number(x) and math.isfinite(x) and int(x) == x
 
 
 def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None):

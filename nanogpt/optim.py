@@ -10,13 +10,13 @@ import math
 
 import torch
 import torch.nn as nn
-from torch.distributed.tensor import DTensor, distribute_tensor
 
 from .config import OPTIMIZERS, TrainConfig
 from .core import NanoGPTError
 
 # %% auto #0
-__all__ = ['configure_optimizer', 'lr_multiplier', 'MuonAdamW', 'whole_matrix_muon_step']
+__all__ = ['configure_optimizer', 'lr_multiplier', 'micro_steps_at', 'micro_batches_before', 'tokens_seen', 'MuonAdamW',
+           'whole_matrix_muon_step']
 
 # %% ../nbs/07_optim.ipynb #bb65f4fc
 def configure_optimizer(model: nn.Module, weight_decay: float, learning_rate: float, betas=(0.9, 0.95),
@@ -58,6 +58,27 @@ def lr_multiplier(it: int, cfg: TrainConfig) -> float:
     progress = (it - cfg.warmup_iters) / max(1, cfg.lr_decay_iters - cfg.warmup_iters)
     return floor + 0.5 * (1.0 + math.cos(math.pi * progress)) * (1.0 - floor)
 
+# %% ../nbs/07_optim.ipynb #b7a1c002
+def micro_steps_at(it: int, cfg: TrainConfig, world: int = 1) -> int:
+    "Micro-steps per process at iteration `it`: from 1 rising linearly to all of them over `batch_warmup_iters`, then all."
+    full = cfg.gradient_accumulation_steps // world
+    if it >= cfg.batch_warmup_iters:
+        return full
+    return 1 + (full - 1) * it // cfg.batch_warmup_iters
+
+
+def micro_batches_before(it: int, cfg: TrainConfig, world: int = 1) -> int:
+    "How many micro-batches all the processes together have trained on before iteration `it`."
+    ramp = min(it, cfg.batch_warmup_iters)
+    during = sum(micro_steps_at(i, cfg, world) for i in range(ramp))
+    return world * (during + (it - ramp) * (cfg.gradient_accumulation_steps // world))
+
+
+def tokens_seen(cfg: TrainConfig, iters: int, world: int = 1) -> int:
+    "Tokens the first `iters` iterations train on, all processes together."
+    return micro_batches_before(iters, cfg, world) * cfg.batch_size * cfg.block_size
+
+
 # %% ../nbs/07_optim.ipynb #a1f0c021
 class MuonAdamW:
     "Muon for the blocks' matrices and AdamW for everything else, stepped, saved and restored as one optimizer."
@@ -76,7 +97,7 @@ class MuonAdamW:
     @torch.no_grad()
     def step(self):
         muon, adamw = self.optimizers
-        if any(isinstance(p, DTensor) for g in muon.param_groups for p in g["params"]):
+        if any(hasattr(p, "full_tensor") for g in muon.param_groups for p in g["params"]):  # DTensors: FSDP's shards
             whole_matrix_muon_step(muon)  # FSDP: each matrix orthogonalised whole, not shard by shard
         else:
             muon.step()
@@ -98,6 +119,7 @@ class MuonAdamW:
 def whole_matrix_muon_step(muon: torch.optim.Optimizer):
     "Muon's step on FSDP shards with each matrix orthogonalised whole: gathered, stepped as one process would, cut back."
     from torch.optim._muon import muon as muon_update  # torch's own update rule (private API: torch >= 2.9)
+    from torch.distributed.tensor import distribute_tensor  # imported on use: most of a second, for FSDP runs only
     for group in muon.param_groups:
         params, grads, buffers = [], [], []
         has_complex = muon._init_group(group, params, grads, buffers)  # makes the momentum buffers (shards) on first use

@@ -8,11 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .core import NanoGPTError, resolve_device, use_device
@@ -20,7 +19,8 @@ from .model import GPT, GPTConfig
 from .modern import build_gpt
 
 # %% auto #0
-__all__ = ['Processes', 'processes', 'agree', 'any_rank', 'replicate', 'estimate_memory', 'shard', 'reshard', 'full_weights']
+__all__ = ['Processes', 'processes', 'agree', 'any_rank', 'agree_all', 'replicate', 'estimate_memory', 'shard', 'reshard',
+           'full_weights', 'available_memory']
 
 # %% ../nbs/08_parallel.ipynb #a218305a
 @dataclass
@@ -40,8 +40,7 @@ class Processes:
 @contextlib.contextmanager
 def processes(device: str = "auto", backend: str = "auto", group: bool = False):
     "`with processes(...) as (procs, device):` who this process is (torchrun's RANK, LOCAL_RANK, WORLD_SIZE) and its device."
-    env = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
-    procs = Processes(*(int(os.environ[k]) for k in env), ddp=True) if "RANK" in os.environ else Processes()
+    procs = _torchrun_processes() if "RANK" in os.environ else Processes()
     device = use_device(resolve_device(device, procs.local_rank))  # this process's GPU, before NCCL starts on it
     backend = backend if backend != "auto" else "nccl" if device.startswith("cuda") else "gloo"
     made = not dist.is_initialized() and (procs.ddp or group)
@@ -56,6 +55,15 @@ def processes(device: str = "auto", backend: str = "auto", group: bool = False):
     finally:
         if made:
             dist.destroy_process_group()
+
+
+def _torchrun_processes() -> Processes:
+    "Who this process is, from torchrun's variables; one clear line when RANK is set without the others (not torchrun)."
+    env = {k: os.environ.get(k, "") for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
+    if not all(v.isdigit() for v in env.values()) or not int(env["RANK"]) < int(env["WORLD_SIZE"]):
+        raise NanoGPTError(f"{', '.join(f'{k}={v!r}' for k, v in env.items())}: these say which process this is, and are "
+                           "set by torchrun; start the command with torchrun, or unset RANK to run one process")
+    return Processes(*map(int, env.values()), ddp=True)
 
 
 def agree(procs: Processes, check):
@@ -81,6 +89,21 @@ def any_rank(procs: Processes, flag: bool) -> bool:
     total = torch.tensor(int(flag))  # a CPU tensor over gloo: no wait for the GPU, microseconds on one node
     dist.all_reduce(total, group=procs.cpu_group)
     return bool(total)
+
+# %% ../nbs/08_parallel.ipynb #4caab6a3
+def agree_all(procs: Processes, check):
+    "Run `check()` on every rank; a NanoGPTError on any rank is raised on all of them, with the lowest failing rank's message."
+    message = None
+    try:
+        check()
+    except NanoGPTError as e:
+        message = str(e)
+    if procs.ddp:
+        messages = [None] * procs.world
+        dist.all_gather_object(messages, message, group=procs.cpu_group)  # over gloo: no GPU involved
+        message = next((m for m in messages if m), None)
+    if message:
+        raise NanoGPTError(message)
 
 # %% ../nbs/08_parallel.ipynb #b2f0c013
 def replicate(model: torch.nn.Module, device: str) -> DDP:
@@ -126,6 +149,7 @@ def estimate_memory(cfg: GPTConfig, batch_size: int, dtype=torch.float32, optimi
 # %% ../nbs/08_parallel.ipynb #b2f0c020
 def shard(model: GPT, device: str, dtype: torch.dtype) -> GPT:
     "FSDP2, in place: every rank takes rank 0's weights, then each block, and the rest, keeps 1/world of its parameters."
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard  # here: see the list above
     for p in model.parameters():  # every rank starts from rank 0's weights (DDP does this for itself)
         dist.broadcast(p.detach(), src=0)
     policy = {}
@@ -139,6 +163,7 @@ def shard(model: GPT, device: str, dtype: torch.dtype) -> GPT:
 
 def reshard(model: torch.nn.Module):
     "Put weights an evaluation's forward pass left gathered back into the shards the optimizer holds (before a save)."
+    from torch.distributed.fsdp import FSDPModule
     for m in model.modules():
         if isinstance(m, FSDPModule):
             m.reshard()
@@ -146,4 +171,19 @@ def reshard(model: torch.nn.Module):
 
 def full_weights(model: torch.nn.Module) -> dict:
     "A sharded model's whole weights, with the usual names, gathered on rank 0's CPU; every rank must call it."
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+# %% ../nbs/08_parallel.ipynb #2e0cbc69
+def available_memory(device: str) -> int | None:
+    "Bytes this process may still allocate on `device`: a GPU's free memory, or the CPU's MemAvailable over this node's processes."
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    if kind != "cpu":
+        return None  # MPS draws on the machine's memory in ways this check does not model
+    try:
+        line = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return None  # not Linux: no check
+    return int(line.split()[1]) * 1024 // int(os.environ.get("LOCAL_WORLD_SIZE", 1))

@@ -5,7 +5,6 @@
 # %% ../nbs/12_sample.ipynb #4ff62256
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,8 +63,6 @@ def sample(cfg: SampleConfig, out=None) -> list[str]:
     "Generate `cfg.num_samples` continuations of `cfg.start`, streaming them to `out` (stdout); returns the texts."
     out = out or sys.stdout
     check_sampling(cfg.temperature, cfg.top_k, cfg.top_p, cfg.max_new_tokens)  # before loading a model, which may be big
-    if not math.isfinite(cfg.temperature):  # infinitely hot: every token equally likely, whatever the model says
-        raise NanoGPTError(f"temperature={cfg.temperature}: must be a finite number >= 0 (1 samples the model as it is)")
     check_ranges(cfg, {"max_new_tokens": ">= 1", "num_samples": ">= 1", "seed": "a seed, 0 to 2**63 - 1", "out_dir": "a path"})
     resolve_source(cfg.init_from, cfg.out_dir)  # a misspelt name fails here, before a device is taken
     device = use_device(resolve_device(cfg.device))

@@ -10,17 +10,19 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .config import TrainConfig
 from .core import NanoGPTError, autocast, peak_flops, resolve_dtype
-from .data import bytes_per_token, get_batch, tokenizer_from_meta
+from .data import bytes_per_token, get_batch, token_byte_lengths, tokenizer_from_meta
 from .model import GPT, fused_attention_pays
-from .optim import configure_optimizer
+from .optim import configure_optimizer, micro_batches_before, micro_steps_at
 from .parallel import Processes, replicate, shard
+from .shards import load_manifest, read_tokens, shard_batch
 
 # %% auto #0
-__all__ = ['Run', 'build_run', 'train_step']
+__all__ = ['Run', 'shard_bytes_per_token', 'build_run', 'train_batch', 'train_step']
 
 # %% ../nbs/10_train.ipynb #816e6b51
 @dataclass
@@ -51,8 +53,21 @@ class Run:
         return self.cfg.gradient_accumulation_steps // self.procs.world
 
     @property
-    def tokens_per_iter(self) -> int:
+    def tokens_per_iter(self) -> int:  # a full step's, all processes together
         return self.cfg.gradient_accumulation_steps * self.cfg.batch_size * self.model.config.block_size
+
+    def accum_at(self, iter_num: int) -> int:  # micro-steps per process at this iteration: fewer during a batch warmup
+        return micro_steps_at(iter_num, self.cfg, self.procs.world)
+
+    def tokens_at(self, iter_num: int) -> int:  # the tokens of this iteration's step, all processes together
+        return self.procs.world * self.accum_at(iter_num) * self.cfg.batch_size * self.model.config.block_size
+
+
+def shard_bytes_per_token(data: Path, tokenizer) -> float:
+    "The data chapter's `bytes_per_token` of a sharded dataset's val split: its tokens' mean length in bytes."
+    total = load_manifest(data)["val_tokens"]
+    counts = np.bincount(read_tokens(data, "val", 0, total), minlength=tokenizer.vocab_size)
+    return float(counts[:tokenizer.vocab_size] @ token_byte_lengths(tokenizer)) / total
 
 
 def build_run(cfg: TrainConfig, procs: Processes, device: str, model: GPT, data: Path, meta: dict) -> Run:
@@ -76,21 +91,32 @@ def build_run(cfg: TrainConfig, procs: Processes, device: str, model: GPT, data:
             print("compiling the model (takes a minute)...", flush=True)
         step_model, eval_model = torch.compile(step_model), torch.compile(model)  # DDP inside: see the text above
     peak = peak_flops(device, dtype) if procs.master else 1.0
-    per_token = bytes_per_token(data, "val", tokenizer_from_meta(meta))
+    tokenizer = tokenizer_from_meta(meta)
+    per_token = shard_bytes_per_token(data, tokenizer) if cfg.loader != "windows" else bytes_per_token(data, "val", tokenizer)
     return Run(cfg, procs, device, dtype, data, meta, model, step_model, eval_model, optimizer, scaler, peak, per_token,
                sharded)
 
 # %% ../nbs/10_train.ipynb #c400cde4
+def train_batch(run: Run, iter_num: int, index: int):
+    """Micro-batch `index` of step `iter_num` (all processes' together): a random draw keyed by both, or with loader=shards
+    (documents) the stream's next (document-aligned) windows, after all those the earlier steps read. Ids are checked against the model's vocabulary."""
+    cfg, T, V = run.cfg, run.model.config.block_size, run.model.config.vocab_size
+    if cfg.loader != "windows":  # shards, or documents: shards aligned to document starts
+        first = (micro_batches_before(iter_num, cfg, run.procs.world) + index) * cfg.batch_size
+        return shard_batch(run.data, "train", cfg.batch_size, T, run.device, first_window=first, vocab_size=V,
+                           align=cfg.loader == "documents")
+    return get_batch(run.data, "train", cfg.batch_size, T, run.device, seed=cfg.seed, step=iter_num, micro=index, vocab_size=V)
+
+
 def train_step(run: Run, iter_num: int, multiplier: float):
-    "One optimizer step over `accum` micro-batches at `multiplier` x each group's base rate: the mean loss and gradient norm."
-    cfg = run.cfg
+    "One optimizer step over this iteration's micro-batches at `multiplier` x each group's base rate: mean loss, gradient norm."
+    cfg, accum = run.cfg, run.accum_at(iter_num)  # a function of the iteration (batch warmup): a resume repeats it
     for group in run.optimizer.param_groups:  # the schedule scales each group's own base rate (AdamW's, Muon's)
         group["lr"] = group["initial_lr"] * multiplier
     loss_sum = torch.zeros((), device=run.device)
-    for micro in range(run.accum):
-        x, y = get_batch(run.data, "train", cfg.batch_size, run.model.config.block_size, run.device, seed=cfg.seed,
-                         step=iter_num, micro=run.procs.rank * run.accum + micro)
-        last = micro == run.accum - 1
+    for micro in range(accum):  # keys rank * accum + micro: this step's micro-batches, disjoint over the ranks
+        x, y = train_batch(run, iter_num, run.procs.rank * accum + micro)
+        last = micro == accum - 1
         if run.sharded:  # FSDP: reduce-scatter the gradients, and reshard the weights, after the last micro-step only
             run.model.set_requires_gradient_sync(last)
             run.model.set_reshard_after_backward(last)
@@ -98,7 +124,7 @@ def train_step(run: Run, iter_num: int, multiplier: float):
         with contextlib.nullcontext() if sync else run.step_model.no_sync():
             with autocast(run.device, run.autocast_dtype):
                 _, loss = run.step_model(x, y)
-            loss = loss / run.accum  # so the accumulated gradient is that of the mean loss
+            loss = loss / accum  # so the accumulated gradient is that of the mean loss
             run.scaler.scale(loss).backward()
         loss_sum += loss.detach()
     run.scaler.unscale_(run.optimizer)  # float16: the true gradients, before clipping

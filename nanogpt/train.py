@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import sys
 import threading
@@ -28,26 +27,34 @@ from .data import dataset_dir, get_batch, load_meta, tokenizer_from_meta
 from .eval import hellaswag, hellaswag_items
 from .model import GPT, GPTConfig, estimate_mfu, from_pretrained, fused_attention_pays, gpt2_config
 from .modern import ModernConfig, build_gpt
-from .optim import lr_multiplier
-from .parallel import Processes, agree, any_rank, estimate_memory, full_weights, processes, reshard
+from .optim import lr_multiplier, tokens_seen
+from .parallel import (Processes, agree, agree_all, any_rank, available_memory, estimate_memory, full_weights,
+                              processes, reshard)
+from .shards import MANIFEST, load_manifest, shard_batch
 from .step import Run, build_run, train_step
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'estimate_loss', 'StopFlag', 'model_config', 'build_model', 'check_resume', 'setup', 'Recorder', 'save',
-           'evaluate', 'against_reference', 'log_step', 'save_interrupted', 'train_loop', 'hellaswag_for_training',
-           'measure_hellaswag', 'agree_all', 'available_memory', 'planned_config', 'check_memory', 'preflight',
-           'memory_line', 'train', 'main']
+__all__ = ['RUN_KEYS', 'estimate_loss', 'StopFlag', 'model_config', 'continues', 'check_tokenizer', 'build_model', 'check_resume',
+           'setup', 'Recorder', 'save', 'evaluate', 'against_reference', 'log_step', 'save_interrupted', 'train_loop',
+           'hellaswag_for_training', 'measure_hellaswag', 'planned_config', 'check_memory', 'find_dataset', 'preflight',
+           'memory_line', 'train', 'check_source', 'main']
 
 # %% ../nbs/10_train.ipynb #5345c31c
 @torch.no_grad()
-def estimate_loss(model, data: Path, cfg: TrainConfig, block_size: int, device: str, dtype, rank=0, world=1) -> dict:
-    "Mean loss over `eval_iters` fixed batches of each split, in eval mode; shared among the ranks."
+def estimate_loss(model, data: Path, cfg: TrainConfig, block_size: int, device: str, dtype, rank=0, world=1,
+                  vocab_size: int | None = None) -> dict:
+    "Mean loss over `eval_iters` fixed batches of each split, in eval mode; shared among the ranks; ids checked below `vocab_size`."
     model.eval()
     out = {}
     for split in ("train", "val"):
         total = torch.zeros(2, device=device)  # loss sum, batch count
         for k in range(rank, math.ceil(cfg.eval_iters / world) * world, world):  # as many forward passes on every rank:
-            x, y = get_batch(data, split, cfg.batch_size, block_size, device, seed=cfg.seed, purpose="eval", step=k)
+            if cfg.loader != "windows":  # the split's first windows, the same at every evaluation
+                x, y = shard_batch(data, split, cfg.batch_size, block_size, device, first_window=k * cfg.batch_size,
+                                   vocab_size=vocab_size, align=cfg.loader == "documents")
+            else:
+                x, y = get_batch(data, split, cfg.batch_size, block_size, device, seed=cfg.seed, purpose="eval", step=k,
+                                 vocab_size=vocab_size)
             with autocast(device, dtype):  # FSDP gathers weights in each, and a rank left out would hang the others
                 _, loss = model(x, y)
             if k < cfg.eval_iters:
@@ -105,18 +112,37 @@ def model_config(cfg: TrainConfig, meta: dict) -> ModernConfig:
     return ModernConfig(**{**{f.name: getattr(cfg, f.name) for f in fields(ModernConfig)}, "vocab_size": vocab})
 
 
+def continues(cfg: TrainConfig) -> bool:
+    "Does this command carry on (or evaluate) the run `init_from` names, rather than start a new run from its weights?"
+    return cfg.init_from == "resume" or cfg.eval_only
+
+
+def check_tokenizer(cfg: TrainConfig, where: Path, saved: dict, meta: dict):
+    "A run's weights know only the tokens it was trained on: the run's tokenizer (`saved` meta) must be the dataset's."
+    if any(saved.get(k) != meta.get(k) for k in ("tokenizer", "itos", "merges")):  # merges: a trained BPE
+        theirs, ours = (f"{m['tokenizer']}-level, {m['vocab_size']} tokens" for m in (saved, meta))
+        raise NanoGPTError(f"the run in {where} was trained with another tokenizer ({theirs}) than dataset {cfg.dataset!r} "
+                           f"({ours}): " + ("resume it on its own dataset" if continues(cfg) else "its weights know only "
+                           "its own vocabulary; prepare the new data with the run's tokenizer, or train from scratch"))
+
+
 def build_model(cfg: TrainConfig, meta: dict) -> tuple[GPT, dict | None]:
-    "The model to train, and the saved training state when resuming: from scratch, from the run, or from GPT-2."
+    "The model to train, and the saved training state when resuming: from scratch, a run (resumed, or its weights), GPT-2."
     state, (kind, where) = None, resolve_source(cfg.init_from, cfg.out_dir)
     if kind == "scratch":
         model = build_gpt(model_config(cfg, meta))
-    elif kind == "run":
-        state = load_checkpoint(where / STATE)  # on the CPU; the optimizer moves its part to the device
-        if any(state["meta"].get(k) != meta.get(k) for k in ("tokenizer", "itos", "merges")):  # merges: a trained BPE
-            raise NanoGPTError(f"the run in {cfg.out_dir} was trained with another tokenizer than dataset {cfg.dataset!r}")
-        if note := check_resume(cfg, state, where):
-            _say(note)
-        model = model_from_checkpoint(state, dropout=cfg.dropout)
+    elif kind == "run":  # resuming: state.pt, on the CPU (the optimizer moves its part); a new run: the weights of ckpt.pt
+        saved = load_checkpoint(where / (STATE if continues(cfg) else CKPT))
+        check_tokenizer(cfg, where, saved["meta"], meta)
+        if continues(cfg):
+            state = saved
+            if note := check_resume(cfg, state, where):
+                _say(note)
+        elif changed := [f"{k}={saved['model_args'][k]!r} (not {getattr(cfg, k)!r})" for k in RUN_KEYS
+                         if k in saved["model_args"] and k not in ("block_size", "vocab_size")
+                         and saved["model_args"][k] != getattr(cfg, k)]:
+            _say(f"the model's shape comes from the run in {where}: {', '.join(changed)}")
+        model = model_from_checkpoint(saved, dropout=cfg.dropout)
     else:
         if meta["tokenizer"] != "gpt2":
             raise NanoGPTError(f"init_from={cfg.init_from} uses GPT-2's BPE tokens, but dataset {cfg.dataset!r} is "
@@ -160,12 +186,9 @@ def check_resume(cfg: TrainConfig, state: dict, where: Path) -> str | None:
     return f"resuming with settings changed from the run's: {', '.join(changed)}" if changed else None
 
 # %% ../nbs/10_train.ipynb #dfe78f6c
-def setup(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Run, Progress]:
-    "Everything the loop needs, in order: seed, data, the model, what a step needs (`build_run`), the resumed state."
+def setup(cfg: TrainConfig, procs: Processes, device: str, data: Path, meta: dict) -> tuple[Run, Progress]:
+    "Everything the loop needs, in order: seed, the model, what a step needs (`build_run`), the resumed state."
     torch.manual_seed(cfg.seed + procs.rank)  # different dropout masks on each process
-    agree(procs, lambda: dataset_dir(cfg.data_dir, cfg.dataset, prepare_missing=True))
-    data = dataset_dir(cfg.data_dir, cfg.dataset)
-    meta = load_meta(data)
     if not cfg.eval_only and cfg.init_from != "resume":  # never overwrite a run by starting another in its place
         agree(procs, lambda: _fresh_out_dir(cfg.out_dir))
     model, state = build_model(cfg, meta)
@@ -189,7 +212,7 @@ class Recorder:
         self.history = {"iter": [], "loss": [], "lr": [], "grad_norm": [], "eval": [], "hellaswag": [], "stopped": None}
         self.t_start = self.t_last = time.perf_counter()
         self.iters, self.plotted, self.speeds = 0, 0.0, []  # speeds: (tokens/s, MFU) of logged steps after the first
-        self.first_iter = 0
+        self.first_iter, self.tokens, self.trained_tokens = 0, 0, 0  # tokens since the last speed figure, and in all
 
     def connect(self):
         "Start wandb (rank 0) before anything is built: a missing package or login is one line, not a traceback later."
@@ -255,9 +278,11 @@ class Recorder:
         if self.wandb:
             self.wandb.log(r, step=r["iter"])
 
-    def tick(self):
-        "Count one training iteration towards the next speed figure (and the bar)."
+    def tick(self, tokens: int):
+        "Count one training iteration of `tokens` (all processes) towards the next speed figure (and the bar)."
         self.iters += 1
+        self.tokens += tokens
+        self.trained_tokens += tokens
         if self.bar is not None:
             self.bar.update(1)
 
@@ -280,7 +305,7 @@ class Recorder:
         speed = (f"; on average {sum(s for s, _ in self.speeds) / len(self.speeds):,.0f} tokens/s, "
                  f"MFU {sum(m for _, m in self.speeds) / len(self.speeds):.1%}") if self.speeds else ""
         lines.append(f"time       {format_seconds(time.perf_counter() - self.t_start)} for "
-                     f"{progress.iter_num - self.first_iter} iterations{speed}")
+                     f"{progress.iter_num - self.first_iter} iterations ({self.trained_tokens:,} tokens){speed}")
         if not self.cfg.eval_only:
             lines.append(f"files      {out}/: " + ", ".join(f for f in (CKPT, STATE, LOG, PLOT) if (out / f).exists()))
         return "\n".join(lines)
@@ -289,7 +314,7 @@ class Recorder:
         "Wall time per iteration since the last call (or the last evaluation)."
         now = time.perf_counter()
         dt = (now - self.t_last) / max(1, self.iters)
-        self.t_last, self.iters = now, 0
+        self.t_last, self.iters, self.tokens = now, 0, 0
         return dt
 
     def close(self):
@@ -322,7 +347,7 @@ def evaluate(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
     "Measure both splits; stop on a non-finite loss; record; save when val improved (or always)."
     cfg, it = run.cfg, progress.iter_num
     losses = estimate_loss(run.eval_model, run.data, cfg, run.model.config.block_size, run.device, run.autocast_dtype,
-                           run.procs.rank, run.procs.world)
+                           run.procs.rank, run.procs.world, vocab_size=run.model.config.vocab_size)
     if not all(map(math.isfinite, losses.values())):
         raise NanoGPTError(f"eval loss is {losses} at iteration {it}: training diverged; "
                            "nothing was saved (the last good checkpoint is kept); try a lower learning_rate")
@@ -340,15 +365,13 @@ def evaluate(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
 
 
 def against_reference(reference: dict, it: int, val_loss: float, tolerance: float = 0.05) -> str | None:
-    "How val loss at iteration `it` compares with the reference curve {iteration: val loss} (interpolated), or None outside it."
-    points = sorted((int(k), float(v)) for k, v in reference.items())
-    for (i0, v0), (i1, v1) in zip(points, points[1:] + points[-1:]):
-        if i0 <= it <= i1:
-            ref = v0 if i1 == i0 else v0 + (v1 - v0) * (it - i0) / (i1 - i0)
-            diff = val_loss - ref
-            verdict = "on track" if abs(diff) <= tolerance else f"{abs(diff):.2f} {'above' if diff > 0 else 'below'} it"
-            return f"  against the recipe's reference run: {ref:.4f} at iteration {it}, {verdict}"
-    return None
+    "How val loss at iteration `it` compares with the reference run's {iteration: val loss}, or None where it has no point."
+    points = {int(k): float(v) for k, v in reference.items()}
+    if it not in points:  # between two of its evaluations the reference's curve is unknown: no verdict
+        return None
+    diff = val_loss - points[it]
+    verdict = "on track" if abs(diff) <= tolerance else f"{abs(diff):.2f} {'above' if diff > 0 else 'below'} it"
+    return f"  against the recipe's reference run: {points[it]:.4f} at iteration {it}, {verdict}"
 
 
 def log_step(run: Run, progress: Progress, rec: Recorder, loss_sum, norm, lr: float):
@@ -360,8 +383,9 @@ def log_step(run: Run, progress: Progress, rec: Recorder, loss_sum, norm, lr: fl
     if not math.isfinite(loss):
         raise NanoGPTError(f"loss is {loss} at iteration {progress.iter_num}: training diverged; nothing was saved "
                            "(the last good checkpoint is kept); try a lower learning_rate or grad_clip")
+    tokens, iters = rec.tokens, max(1, rec.iters)  # the steps since the last figure: fewer tokens during a batch warmup
     dt = rec.seconds_per_iter()
-    tps = run.tokens_per_iter / dt
+    tps = tokens / (dt * iters)
     mfu = estimate_mfu(run.model, tps / run.procs.world, run.peak)
     if mfu > 1 and run.procs.master:  # the peak was measured on a busy machine: measure it again, longer
         again = measure_matmul_flops(run.device, run.dtype, seconds=1.0)
@@ -370,7 +394,8 @@ def log_step(run: Run, progress: Progress, rec: Recorder, loss_sum, norm, lr: fl
                 f"measured again: {again / 1e9:,.0f} GFLOP/s; now dividing by {run.peak / 1e9:,.0f} GFLOP/s")
         mfu = estimate_mfu(run.model, tps / run.procs.world, run.peak)
     rec({"iter": progress.iter_num, "loss": loss, "lr": lr, "grad_norm": float(norm), "clips": int(progress.clips),
-         "ms_per_iter": dt * 1000, "tokens_per_s": tps, "mfu": mfu})
+         "ms_per_iter": dt * 1000, "tokens_per_s": tps, "mfu": mfu,
+         "tokens": tokens_seen(run.cfg, progress.iter_num + 1, run.procs.world)})  # trained on so far, this step's included
 
 # %% ../nbs/10_train.ipynb #eaed1814
 def save_interrupted(run: Run, progress: Progress, rec: Recorder, stop: StopFlag):
@@ -402,7 +427,7 @@ def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag, hell
         loss, norm = train_step(run, progress.iter_num, multiplier)
         if cfg.grad_clip > 0:
             progress.clips += norm > cfg.grad_clip  # a tensor sum: no wait for the device here
-        rec.tick()
+        rec.tick(run.tokens_at(progress.iter_num))
         if progress.iter_num % cfg.log_interval == 0:
             log_step(run, progress, rec, loss, norm, cfg.learning_rate * multiplier)
         progress.iter_num += 1
@@ -445,35 +470,6 @@ def measure_hellaswag(run: Run, progress: Progress, rec: Recorder, items: list[d
     rec.seconds_per_iter()  # scoring time does not count as training time
 
 # %% ../nbs/10_train.ipynb #3fe270b9
-def agree_all(procs: Processes, check):
-    "Run `check()` on every rank; a NanoGPTError on any rank is raised on all of them, with the lowest failing rank's message."
-    message = None
-    try:
-        check()
-    except NanoGPTError as e:
-        message = str(e)
-    if procs.ddp:
-        messages = [None] * procs.world
-        dist.all_gather_object(messages, message, group=procs.cpu_group)  # over gloo: no GPU involved
-        message = next((m for m in messages if m), None)
-    if message:
-        raise NanoGPTError(message)
-
-
-def available_memory(device: str) -> int | None:
-    "Bytes this process may still allocate on `device`: a GPU's free memory, or the CPU's MemAvailable over this node's processes."
-    kind = torch.device(device).type
-    if kind == "cuda":
-        return torch.cuda.mem_get_info(torch.device(device))[0]
-    if kind != "cpu":
-        return None  # MPS draws on the machine's memory in ways this check does not model
-    try:
-        line = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemAvailable:"))
-    except (OSError, StopIteration):
-        return None  # not Linux: no check
-    return int(line.split()[1]) * 1024 // int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-
-
 def planned_config(cfg: TrainConfig, meta: dict) -> GPTConfig | None:
     "The shape of the model a run will train, before it exists: from the settings, the run's state.pt, or GPT-2's."
     kind, where = resolve_source(cfg.init_from, cfg.out_dir)
@@ -485,7 +481,8 @@ def planned_config(cfg: TrainConfig, meta: dict) -> GPTConfig | None:
             return GPTConfig(block_size=min(cfg.block_size, hf["n_positions"]), vocab_size=hf["vocab_size"],
                              n_layer=hf["n_layer"], n_head=hf["n_head"], n_embd=hf["n_embd"], bias=True)
         if kind == "run":  # the weights stay on disk (mmap): only the shape is read
-            args = torch.load(where / STATE, map_location="cpu", weights_only=True, mmap=True)["model_args"]
+            args = torch.load(where / (STATE if continues(cfg) else CKPT), map_location="cpu", weights_only=True,
+                              mmap=True)["model_args"]
             return ModernConfig(**{**args, "block_size": min(cfg.block_size, args["block_size"])})
     except Exception:  # unreadable: loading it says why, clearly, in a moment
         return None
@@ -507,16 +504,44 @@ def check_memory(cfg: TrainConfig, procs: Processes, device: str, meta: dict):
                            "--activation_checkpointing=True (or --parallel=fsdp under torchrun)")
 
 
-def preflight(cfg: TrainConfig, procs: Processes, device: str) -> tuple | None:
+def find_dataset(cfg: TrainConfig, procs: Processes) -> tuple[Path, dict]:
+    "The dataset's folder and its tokenizer's meta: train.bin and val.bin (prepared by rank 0 if it can), or shards."
+    data = Path(cfg.data_dir) / cfg.dataset
+    if cfg.loader == "windows":
+        if (data / MANIFEST).is_file() and not (data / "train.bin").is_file():
+            raise NanoGPTError(f"dataset {cfg.dataset} in {cfg.data_dir} is sharded (it has a {MANIFEST}): read its shards "
+                               "in order with --loader=shards")
+        agree(procs, lambda: dataset_dir(cfg.data_dir, cfg.dataset, prepare_missing=True))  # rank 0 prepares, others wait
+        return data, load_meta(data)  # where rank 0 found or made it; load_meta checks its files on every rank
+    if not (data / MANIFEST).is_file() and (data / "train.bin").is_file():
+        raise NanoGPTError(f"dataset {cfg.dataset} in {cfg.data_dir} is one train.bin, not shards: read it with "
+                           "--loader=windows (the default)")
+    manifest = load_manifest(data)  # says what is missing or unfinished
+    return data, {"tokenizer": manifest["tokenizer"], "vocab_size": manifest["vocab_size"]}
+
+
+def _check_source_tokenizer(cfg: TrainConfig, meta: dict):
+    kind, where = resolve_source(cfg.init_from, cfg.out_dir)
+    path = Path(where or ".") / (STATE if continues(cfg) else CKPT)
+    if kind != "run" or not path.is_file():
+        return  # nothing to compare (loading the model says what is missing)
+    try:  # the weights stay on disk (mmap): only the tokenizer is read
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["meta"]
+    except Exception:  # unreadable: loading it says why, clearly, in a moment
+        return
+    check_tokenizer(cfg, where, saved, meta)
+
+
+def preflight(cfg: TrainConfig, procs: Processes, device: str) -> tuple[Path, dict, tuple | None]:
     "What can be found wrong before anything is built, on every rank, said once: the data, the memory, HellaSwag's items."
     resolve_dtype(cfg.dtype, device)  # first, as it needs nothing: float16 on a CPU, say
-    agree(procs, lambda: dataset_dir(cfg.data_dir, cfg.dataset, prepare_missing=True))
-    meta = load_meta(dataset_dir(cfg.data_dir, cfg.dataset))
+    data, meta = find_dataset(cfg, procs)
+    agree(procs, lambda: _check_source_tokenizer(cfg, meta))
     agree_all(procs, lambda: check_memory(cfg, procs, device, meta))
     if not cfg.eval_hellaswag_interval:
-        return None
+        return data, meta, None
     agree(procs, lambda: hellaswag_for_training(cfg, meta))  # rank 0 downloads the items on first use
-    return hellaswag_for_training(cfg, meta)
+    return data, meta, hellaswag_for_training(cfg, meta)
 
 # %% ../nbs/10_train.ipynb #be0e9bfe
 def memory_line(run: Run) -> str:
@@ -536,6 +561,7 @@ def memory_line(run: Run) -> str:
 def train(cfg: TrainConfig) -> dict:
     "Train (or with `eval_only`, evaluate) as `cfg` says. Returns the history of logged losses and evaluations."
     check_train_config(cfg)
+    check_source(cfg)
     with processes(cfg.device, cfg.backend) as (procs, device):
         lock = RunLock(cfg.out_dir)
         try:
@@ -547,6 +573,18 @@ def train(cfg: TrainConfig) -> dict:
             raise
         finally:
             lock.release()
+
+
+def check_source(cfg: TrainConfig):
+    "What `init_from` names (the checkpoint chapter's `resolve_source` says why if nothing): never the run a new run writes."
+    kind, where = resolve_source(cfg.init_from, cfg.out_dir)
+    if kind != "run" or continues(cfg):
+        return
+    if Path(where).resolve() == Path(cfg.out_dir).resolve():
+        raise NanoGPTError(f"init_from={cfg.init_from} is this run's own --out_dir: a new run from its weights would write "
+                           "over it; continue it with --init_from=resume, or give the new run another --out_dir")
+    if not (Path(where) / CKPT).is_file():
+        load_checkpoint(Path(where) / CKPT)  # not there: its error says what the folder holds and what to do
 
 
 def _peer_gone(e: Exception) -> bool:
@@ -562,13 +600,13 @@ def _train(cfg: TrainConfig, procs: Processes, device: str, lock: RunLock) -> di
     if cfg.reference and (why := reference_mismatch(cfg)):
         notes.append(why)
         cfg = replace(cfg, reference=None)
-    hellaswag_task = preflight(cfg, procs, device)
+    data, meta, hellaswag_task = preflight(cfg, procs, device)
     if not cfg.eval_only:
         agree(procs, lock.acquire)  # rank 0 holds the run directory until the run ends
     rec = Recorder(cfg, procs.master)
     try:
         agree(procs, rec.connect)  # wandb, before the model is built
-        run, progress = setup(cfg, procs, device)
+        run, progress = setup(cfg, procs, device, data, meta)
         agree(procs, lambda: rec.open(progress))
         _start_lines(run, progress, rec, notes)
         with StopFlag(hard_stop=not procs.ddp) as stop:
@@ -588,8 +626,10 @@ def _start_lines(run: Run, progress: Progress, rec: Recorder, notes: list[str]):
     cfg, procs, device = run.cfg, run.procs, run.device
     block = run.model.config.block_size
     threads = f" ({torch.get_num_threads()} threads)" if device == "cpu" else ""
+    ramp = (f", ramped from {run.tokens_at(0):,} over the first {cfg.batch_warmup_iters:,} (batch warmup)"
+            if cfg.batch_warmup_iters else "")
     rec.say(f"{run.model.num_params() / 1e6:.2f}M parameters | {run.tokens_per_iter:,} tokens per iteration "
-            f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}) | {device}{threads}, "
+            f"({procs.world} process(es) x {run.accum} micro-steps x {cfg.batch_size} x {block}){ramp} | {device}{threads}, "
             f"{str(run.dtype)[6:]}{', compiled' if cfg.compile else ''} | from {cfg.init_from} at iteration {progress.iter_num}")
     rec.say(f"MFU divides by {peak_source(device, run.dtype)}: {run.peak / 1e12:,.3g} TFLOP/s")
     rec.say(memory_line(run))

@@ -24,7 +24,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n N` (scripts/test.sh): N 
 # here is a chapter, a test file or a test function; a stale entry costs only balance, never a result.
 SLOWEST_FIRST = ["14_bench", "10_train", "13_playground", "12_sample", "03_generate", "test_playground_browser.py",
                  "02_model", "test_compiled_ddp_equals_compiled_single_process", "test_sample_cli_bad_input",
-                 "09_eval", "11_speedrun", "test_bad_runs_each_give_one_line", "test_ctrl_c_saves_and_resumes_exactly",
+                 "09_eval", "11_speedrun", "test_ctrl_c_saves_and_resumes_exactly",
                  "test_bench_bad_input", "test_finetune_from_local_hf_gpt2_and_eval_only", "test_config_errors",
                  "test_compiled_fsdp_with_activation_checkpointing", "test_fsdp_stop_and_resume_is_exact",
                  "08_parallel", "01_data"]

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -143,21 +142,17 @@ def snapshot(folder) -> dict:
     return {p: p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file() and p.name != ".lock"}
 
 
-def test_bad_runs_each_give_one_line(base, data_dir, tmp_path):
-    "Every case: exit status 1, one `error:` line with its fragments, no traceback, the run it resumed unchanged."
-    def run(name):
-        tmp = tmp_path / name.replace(" ", "_")
-        tmp.mkdir()
-        make, env, fragments = CASES[name]
-        if name == "hellaswag offline without a file":  # a dataset of its own: the cache folder is beside it, empty
-            shutil.copytree(data_dir, tmp / "data")
-        command = make(base, data_dir, tmp)
-        before = snapshot(tmp / "run") if (tmp / "run").exists() else {}
-        proc = run_cli(*command, cwd=tmp, env=env(tmp) if env else None, timeout=300)
-        after = snapshot(tmp / "run") if (tmp / "run").exists() else {}
-        return name, proc, fragments, before == after
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        each_gives_one_line(pool.map(run, CASES), len(CASES), "the run's files changed")
+@pytest.mark.parametrize("name", CASES)
+def test_bad_run_gives_one_line(name, base, data_dir, tmp_path):
+    "Each case: exit status 1, one `error:` line with its fragments, no traceback, the run it resumed unchanged."
+    make, env, fragments = CASES[name]
+    if name == "hellaswag offline without a file":  # a dataset of its own: the cache folder is beside it, empty
+        shutil.copytree(data_dir, tmp_path / "data")
+    command = make(base, data_dir, tmp_path)
+    before = snapshot(tmp_path / "run") if (tmp_path / "run").exists() else {}
+    proc = run_cli(*command, cwd=tmp_path, env=env(tmp_path) if env else None, timeout=300)
+    after = snapshot(tmp_path / "run") if (tmp_path / "run").exists() else {}
+    each_gives_one_line([(name, proc, fragments, before == after)], 1, "the run's files changed")
 
 
 def test_a_resume_names_what_it_changes(base, data_dir, tmp_path):
@@ -192,3 +187,45 @@ def test_under_torchrun_the_first_error_is_the_one_shown(tmp_path, data_dir):
     errors = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
     assert errors and set(errors) == {errors[0]} and "log.jsonl" in errors[0], proc.stderr
     assert "closed by peer" not in proc.stderr and not re.search(r'File ".*/nanogpt/', proc.stderr), proc.stderr
+
+
+def test_a_dataset_prepared_again_mid_run_is_named(tmp_path, data_dir):
+    """The step and the evaluation check every batch against the model's vocabulary: a dataset prepared again with another
+    tokenizer under a running run stops it with the data's own message, not an index error deep in the embedding."""
+    import numpy as np
+    import torch
+    from nanogpt.checkpoint import Progress
+    from nanogpt.config import TrainConfig
+    from nanogpt.core import NanoGPTError
+    from nanogpt.data import load_meta
+    from nanogpt.modern import build_gpt
+    from nanogpt.parallel import Processes
+    from nanogpt.step import build_run, train_step
+    from nanogpt.train import Recorder, StopFlag, evaluate, model_config
+    data = tmp_path / "shakespeare_char"
+    shutil.copytree(data_dir / "shakespeare_char", data)
+    cfg = TrainConfig(dataset="shakespeare_char", data_dir=str(tmp_path), out_dir=str(tmp_path / "run"), n_layer=1, n_head=2,
+                      n_embd=16, block_size=16, batch_size=2, gradient_accumulation_steps=1, eval_iters=1, compile=False,
+                      device="cpu", dtype="float32")
+    meta = load_meta(data)
+    run = build_run(cfg, Processes(), "cpu", build_gpt(model_config(cfg, meta)), data, meta)
+    train_step(run, 0, 1.0)  # as prepared: fine
+    for split in ("train", "val"):  # prepared again in GPT-2's tokens, in place, while the run reads it
+        path = data / f"{split}.bin"
+        np.full(path.stat().st_size // 2, 13000, dtype=np.uint16).tofile(path)
+    with pytest.raises(NanoGPTError, match="token id 13000, past the model's vocabulary of 65.*prepared again"):
+        train_step(run, 1, 1.0)
+    progress = Progress(clips=torch.zeros((), dtype=torch.long))
+    with pytest.raises(NanoGPTError, match="token id 13000, past the model's vocabulary of 65"):
+        evaluate(run, progress, Recorder(cfg, master=True), StopFlag())
+
+
+def test_a_reference_judges_only_where_it_was_measured():
+    "Between two of the reference run's evaluations its curve is unknown (and falls steeply early on): no verdict there."
+    from nanogpt.train import against_reference
+    ref = {0: 4.162, 250: 2.448, 500: 2.295}
+    assert against_reference(ref, 60, 3.0) is None  # interpolating (3.751 there) would have said "0.75 below it"
+    assert against_reference(ref, 750, 2.0) is None  # past its last point
+    assert against_reference(ref, 250, 2.47).endswith("2.4480 at iteration 250, on track")
+    assert against_reference(ref, 500, 2.495).endswith("0.20 above it")
+    assert against_reference({"250": 2.448}, 250, 2.2).endswith("0.25 below it")  # keys as a config file may write them

@@ -6,7 +6,7 @@ import pathlib
 import nanogpt
 
 PKG = pathlib.Path(nanogpt.__file__).parent
-BOOK = ["core", "data", "model", "generate", "modern", "config", "checkpoint", "optim", "parallel", "eval", "step", "train", "sample", "playground",
+BOOK = ["core", "data", "model", "generate", "modern", "config", "checkpoint", "optim", "parallel", "eval", "shards", "step", "train", "sample", "playground",
         "bench", "corpus"]  # reading order
 
 

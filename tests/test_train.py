@@ -2,6 +2,7 @@
 import contextlib
 import gc
 import io
+import json
 import os
 import signal
 import subprocess
@@ -132,7 +133,8 @@ def test_resume_state_is_dropped_and_ddp_broadcasts_no_buffers(tmp_path, data_di
     cfg = parse_config(TrainConfig, tiny(out, data_dir, max_iters=4, init_from="resume"))
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
-        run, progress = T.setup(cfg, Processes(ddp=True), "cpu")
+        data = data_dir / "shakespeare_char"
+        run, progress = T.setup(cfg, Processes(ddp=True), "cpu", data, T.load_meta(data))
         gc.collect()
         assert progress.iter_num == 2 and len(refs) == 1
         assert refs[0]() is None  # the loaded weights were copied into the model and let go: no second copy stays
@@ -272,3 +274,109 @@ def test_state_pt_whose_groups_name_a_setting_still_resumes(tmp_path, data_dir):
         atomic_save(state, tmp_path / "old" / "state.pt")
         resumed = run(tmp_path / "old", max_iters=8, init_from="resume")
     assert resumed["loss"] == full["loss"][4:]
+
+
+def test_batch_warmup_resumes_exactly_and_counts_tokens(tmp_path, data_dir):
+    "The micro-step count is a function of the iteration: a resume mid-ramp repeats the same steps; the log counts real tokens."
+    from nanogpt.config import TrainConfig, parse_config
+    from nanogpt.optim import micro_steps_at, tokens_seen
+    common = dict(dropout=0.1, eval_interval=5, always_save_checkpoint=True, gradient_accumulation_steps=4, batch_warmup_iters=6)
+    run_cli("nanogpt-train", *tiny(tmp_path / "full", data_dir, max_iters=10, **common), cwd=tmp_path, check=0)
+    run_cli("nanogpt-train", *tiny(tmp_path / "split", data_dir, max_iters=5, **common), cwd=tmp_path, check=0)
+    proc = run_cli("nanogpt-train", *tiny(tmp_path / "split", data_dir, max_iters=10, init_from="resume", **common),
+                   cwd=tmp_path, check=0)
+    assert "from resume at iteration 5" in proc.stdout and "ramped from 128 over the first 6 (batch warmup)" in proc.stdout
+    full, split = losses(tmp_path / "full"), losses(tmp_path / "split")
+    assert sorted(split) == list(range(10)) and split == full  # bit-identical, before and after the restart mid-ramp
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    cfg = parse_config(TrainConfig, tiny(tmp_path / "full", data_dir, max_iters=10, **common))
+    counts = [micro_steps_at(i, cfg) for i in range(10)]
+    assert counts == [1, 1, 2, 2, 3, 3, 4, 4, 4, 4]  # 1 + 3 * it // 6 during the ramp, then all 4
+    rows = [r for r in map(json.loads, open(tmp_path / "full" / "log.jsonl")) if "loss" in r]
+    assert [r["tokens"] for r in rows] == [sum(counts[:i + 1]) * 4 * 32 for i in range(10)]  # batch 4 x block 32
+    assert rows[-1]["tokens"] == tokens_seen(cfg, 10) == 28 * 128
+    assert "for 5 iterations (2,432 tokens)" in proc.stdout  # the resumed session's own: iterations 5..9, 19 x 128
+
+
+def test_fineweb_recipe_is_build_nanogpts(tmp_path):
+    "train_gpt2_fineweb: 2**19 tokens a step, 19,073 steps (about 10B tokens), build-nanogpt's schedule; it passes the checks."
+    from nanogpt.config import TrainConfig, check_train_config, parse_config
+    from nanogpt.optim import tokens_seen
+    cfg = parse_config(TrainConfig, ["train_gpt2_fineweb"])
+    check_train_config(cfg)
+    assert tokens_seen(cfg, 1) == cfg.batch_size * cfg.block_size * cfg.gradient_accumulation_steps == 2**19 == 524_288
+    assert tokens_seen(cfg, cfg.max_iters) == 9_999_745_024  # one epoch of the 10B-token sample
+    assert (cfg.learning_rate, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters, cfg.weight_decay) == (6e-4, 6e-5, 715, 19073, 0.1)
+    assert (cfg.eval_interval, cfg.eval_hellaswag_interval, cfg.dataset) == (250, 250, "fineweb_edu")
+    proc = run_cli("nanogpt-train", "train_gpt2_fineweb", "--help", cwd=tmp_path, check=0)
+    assert "--batch_size=64" in proc.stdout and "--gradient_accumulation_steps=8" in proc.stdout
+
+
+def tiny_shards(root) -> Path:
+    "A sharded dataset of random GPT-2 token ids in 3,000-token shards (the first is val), written by the shards chapter's writer."
+    import numpy as np
+    from nanogpt.shards import ShardWriter
+    writer = ShardWriter(root / "shards_tiny", 3000, {"tokenizer": "gpt2", "vocab_size": 50257, "eot": 50256, "dataset": "shards_tiny"})
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        writer.add(np.array([50256, *rng.integers(0, 50256, int(rng.integers(100, 600)))], dtype=np.uint16))
+    writer.close()
+    return root
+
+
+def test_shard_loader_resumes_exactly_and_two_ranks_read_what_one_does(tmp_path):
+    """loader=shards: windows in order, a pure function of the step (with a batch warmup too), so a resume is bit-exact; two
+    ranks read disjoint windows whose union is what one process accumulating reads."""
+    data = tiny_shards(tmp_path / "data")
+    common = dict(dataset="shards_tiny", loader="shards", eval_interval=4, always_save_checkpoint=True, dropout=0.1,
+                  gradient_accumulation_steps=2, batch_warmup_iters=3)
+    run_cli("nanogpt-train", *tiny(tmp_path / "full", data, max_iters=8, **common), cwd=tmp_path, check=0)
+    run_cli("nanogpt-train", *tiny(tmp_path / "split", data, max_iters=4, **common), cwd=tmp_path, check=0)
+    run_cli("nanogpt-train", *tiny(tmp_path / "split", data, max_iters=8, init_from="resume", **common), cwd=tmp_path, check=0)
+    full, split = losses(tmp_path / "full"), losses(tmp_path / "split")
+    assert sorted(split) == list(range(8)) and split == full
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert load_checkpoint(tmp_path / "full" / "ckpt.pt")["meta"]["tokenizer"] == "gpt2"
+    # two ranks (one micro-step each) against one process accumulating two: the same windows, the same step
+    flat = dict(common, dropout=0.0, batch_warmup_iters=0, max_iters=2, eval_interval=2, device="cpu")
+    run_cli("nanogpt-train", *tiny(tmp_path / "one", data, **flat), cwd=tmp_path, check=0)
+    run_cli("torchrun", "--standalone", "--nproc_per_node=2", "-m", "nanogpt.train",
+            *tiny(tmp_path / "two", data, backend="gloo", **flat), cwd=tmp_path, check=0)
+    one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
+    assert sorted(two) == [0, 1] and all(abs(one[i] - two[i]) <= 1e-5 for i in one), (one, two)
+    w1, w2 = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert max((w1[k] - w2[k]).abs().max().item() for k in w1) <= 1e-5
+
+
+def test_shard_loader_on_the_wrong_kind_of_dataset(tmp_path, data_dir):
+    data = tiny_shards(tmp_path / "data")
+    one_line_error(run_cli("nanogpt-train", *tiny(tmp_path / "o", data, dataset="shards_tiny"), cwd=tmp_path),
+                   "is sharded", "--loader=shards")
+    one_line_error(run_cli("nanogpt-train", *tiny(tmp_path / "o", data_dir, loader="shards"), cwd=tmp_path),
+                   "one train.bin, not shards", "--loader=windows")
+    one_line_error(run_cli("nanogpt-train", *tiny(tmp_path / "o", data_dir, loader="stream"), cwd=tmp_path),
+                   "loader='stream'", "windows", "shards")
+    assert not (tmp_path / "o").exists()
+
+
+def test_document_loader_starts_every_window_at_a_document(tmp_path):
+    "loader=documents: train_batch's windows each begin with <|endoftext|>, no token read twice, ranks and steps apart."
+    from types import SimpleNamespace
+    from nanogpt.config import TrainConfig, check_train_config
+    from nanogpt.step import train_batch
+    data = tiny_shards(tmp_path / "data") / "shards_tiny"
+    cfg = TrainConfig(dataset="shards_tiny", loader="documents", batch_size=3, gradient_accumulation_steps=4,
+                      block_size=64, device="cpu", dtype="float32", compile=False)
+    check_train_config(cfg)
+    seen = []
+    for world in (1, 2):
+        run = SimpleNamespace(cfg=cfg, data=data, device="cpu", procs=SimpleNamespace(world=world),
+                              model=SimpleNamespace(config=SimpleNamespace(block_size=64, vocab_size=50257)))
+        xs = [train_batch(run, it, i)[0] for it in range(2) for i in range(4)]  # every rank's micro-batches, 2 steps
+        x = torch.cat(xs)
+        assert (x[:, 0] == 50256).all()  # each window starts a document
+        seen.append(x)
+    assert torch.equal(seen[0], seen[1])  # 2 ranks x 2 micro-steps read the windows 1 rank x 4 micro-steps does
+    assert len({tuple(r.tolist()) for r in seen[0]}) == len(seen[0]) == 24  # no window twice (an epoch holds more)
