@@ -27,14 +27,14 @@ from .data import CharTokenizer, dataset_dir, load_meta, write_dataset
 from .generate import generate_stream
 from .model import GPT, GPT2_SIZES, GPTConfig, estimate_mfu, fused_attention_pays, gpt2_config
 from .modern import ARCHITECTURE, ModernConfig, build_gpt
-from .parallel import Processes, estimate_memory, processes
+from .parallel import Processes, available_memory, estimate_memory, processes
 from .step import Run, build_run, train_step
 
 # %% auto #0
 __all__ = ['BENCH_MODELS', 'WRAPPINGS', 'GENERATE_PATHS', 'SWITCHES', 'timed', 'parse_variants', 'random_dataset',
            'bench_settings', 'bench_run', 'bench_train_step', 'profile_step', 'trace_file', 'generate_nanogpt',
-           'bench_generate', 'step_peak', 'peak_memory', 'available_memory', 'check_fits', 'BenchConfig', 'bench_model',
-           'step_estimate', 'bench_variant', 'run_bench', 'generation_rows', 'format_report', 'main']
+           'bench_generate', 'step_peak', 'peak_memory', 'check_fits', 'BenchConfig', 'bench_model', 'step_estimate',
+           'bench_variant', 'run_bench', 'generation_rows', 'format_report', 'main']
 
 # %% ../nbs/14_bench.ipynb #34081f63
 def timed(fn, device: str = "cpu", warmup: int = 3, iters: int = 10, windows: int = 5) -> dict:
@@ -186,7 +186,7 @@ def bench_generate(model_cfg: GPTConfig, new_tokens: int, device: str = "cpu", d
     return {"tokens_per_s": new_tokens / (t2 - t1), "total_s": t2 - t1, "warmup_s": t1 - t0}
 
 # %% ../nbs/14_bench.ipynb #fe96a651
-def step_peak(cfg: TrainConfig, device: str, steps: int = 3) -> int:
+def step_peak(cfg: TrainConfig, device: str, steps: int = 2) -> int:
     "Peak bytes of `steps` of the trainer's steps on a fresh run of `cfg`, counted from before the model exists."
     import gc
     peak_flops(device, resolve_dtype(cfg.dtype, device))  # measured (on CPUs) and cached before counting starts
@@ -232,18 +232,6 @@ def peak_memory(cfg: TrainConfig, device: str = "cpu") -> int:
     return int(proc.stdout.split()[-1])
 
 
-def available_memory(device: str) -> int | None:
-    "Bytes `device` can still allocate: a GPU's free memory, else the machine's available memory (None: unknown)."
-    if torch.device(device).type == "cuda":
-        return torch.cuda.mem_get_info(torch.device(device))[0]
-    with contextlib.suppress(OSError, StopIteration, ValueError):
-        meminfo = Path("/proc/meminfo").read_text().splitlines()
-        return int(next(l for l in meminfo if l.startswith("MemAvailable:")).split()[1]) * 1024
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return None
-
-
 def check_fits(needed: int, device: str, what: str):
     "A one-line NanoGPTError, before anything is allocated, when `needed` bytes exceed what `device` has available."
     free = available_memory(device)
@@ -255,7 +243,7 @@ def check_fits(needed: int, device: str, what: str):
 @dataclass
 class BenchConfig:
     "Time the trainer's step (and generation) of a model on this machine, side by side: nanogpt-bench's settings."
-    model: str = "auto"  # auto (gpt2 on a GPU, shakespeare_char_cpu elsewhere: about a minute) | tiny | shakespeare_char | gpt2-medium ...
+    model: str = "auto"  # auto (gpt2 on a GPU, shakespeare_char_cpu elsewhere) | tiny | shakespeare_char | gpt2-medium ...
     batch_size: int = 0  # 0: the model's usual micro-batch
     block_size: int = 0  # 0: the model's context
     gradient_accumulation_steps: int = 1  # micro-batches per timed optimizer step

@@ -32,7 +32,7 @@ EXERCISES = {  # check -> the solution it must accept, and a plausible wrong ans
                 (solutions.train_minimal, solutions.lr_x10_answers()[0], False)),
     "optim_1": (solutions.first_below_half, lambda warmup, decay, lr, min_lr: warmup + (decay - warmup) // 2),
     "modern_1": (solutions.rope_turn, lambda x, pos: x),
-    "modern_2": (solutions.newton_schulz_steps, lambda G: 5),
+    "speedrun_1": (solutions.newton_schulz_steps, lambda G: 5),
     "sample_1": (solutions.sequence_logprob, lambda model, ids: 0.0),
     "sample_2": (solutions.mean_lookback, lambda att: torch.zeros(att.size(0))),
     "sample_3": (solutions.penalize, lambda logits, seen, penalty: logits / penalty),

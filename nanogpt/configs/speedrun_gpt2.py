@@ -3,7 +3,8 @@
 # train_gpt2's model, batch and data; rotary positions, QK-norm, ReLU², RMSNorm, an untied zero-initialised head and
 # Muon for the blocks' matrices, on a schedule of 10,000 steps (4.9B tokens) instead of 600,000 (300B tokens).
 # The speedrun community reports such changes halving the tokens to a given loss or better (modded-nanogpt, on
-# FineWeb). Not yet run to the end by this project: the figures of a run are welcome in the modern chapter.
+# FineWeb). Not yet run to the end by this project: the figures of a run are welcome in the speedrun chapter
+# (nbs/11_speedrun.ipynb).
 
 wandb_log = False
 wandb_project = 'owt'

@@ -1,6 +1,7 @@
 # The one-GPU speedrun of the character-level Shakespeare model: train_shakespeare_char's 6 x 384 model and data,
 # with every modern switch and Muon, in a fifth of its steps. Target: nanoGPT's 1.4697 (about 3 minutes on an
-# A100; train_shakespeare_char reaches 1.469 at iteration 1,750, 59 s, on an H200). See the modern chapter.
+# A100; train_shakespeare_char reaches 1.469 at iteration 1,750, 59 s, on an H200). See the speedrun chapter
+# (nbs/11_speedrun.ipynb), which reads the H200 figures of this config.
 
 out_dir = 'out-speedrun-shakespeare-char'
 eval_interval = 100

@@ -1,7 +1,7 @@
 # The CPU speedrun: nanoGPT's laptop target, val loss 1.88, in a fraction of train_shakespeare_char_cpu's time.
-# What the modern chapter found on a 2-core machine: every modern switch, Muon for the blocks' matrices, a batch
-# of 32 rather than 12 (Muon's step costs the same whatever the batch), higher learning rates, 3 layers instead
-# of 4, and a schedule of 260 steps that ends where it should: at the lowest learning rate.
+# What the speedrun chapter (nbs/11_speedrun.ipynb) found on a 2-core machine: every modern switch, Muon for the
+# blocks' matrices, a batch of 32 rather than 12 (Muon's step costs the same whatever the batch), higher learning
+# rates, 3 layers instead of 4, and a schedule of 260 steps that ends where it should: at the lowest learning rate.
 
 out_dir = 'out-speedrun-shakespeare-char-cpu'
 eval_interval = 65

@@ -332,7 +332,7 @@ def modern_1(rope_turn):
     return _run("exercise 1 (rotary embeddings)", attempt)
 
 
-def modern_2(newton_schulz_steps):
+def speedrun_1(newton_schulz_steps):
     def within_band(X):
         s = torch.linalg.svdvals(X)
         return bool(s.min() > 0.5 and s.max() < 1.5)
@@ -351,7 +351,7 @@ def modern_2(newton_schulz_steps):
             if counts < want:
                 return f"after {counts} steps a singular value is still outside (0.5, 1.5)"
             return f"{counts} steps is more than needed: count until the first time every singular value is inside"
-    return _run("exercise 2 (Newton-Schulz steps)", attempt)
+    return _run("exercise 1 (Newton-Schulz steps)", attempt)
 
 
 # ---- optim chapter ----
