@@ -55,6 +55,10 @@ PY
 step "2/2 pytest: the chapters in Jupyter kernels, and the tests"
 # exit status 5 (nothing collected) fails this script like any other failure
 python -c "import xdist" 2>/dev/null || { echo "FAIL: pytest-xdist is missing: run bash scripts/setup.sh --dev (make test does)" >&2; exit 1; }
+# pytest 9.2 silently stops --dist loadgroup from grouping (pytest-dev/pytest-xdist#1386): the browser tests, which share
+# one page, would be dealt to both workers and fail on each other's state
+python -c "import pytest, sys; sys.exit(tuple(map(int, pytest.__version__.split('.')[:2])) >= (9, 2))" ||
+  { echo "FAIL: pytest $(python -c 'import pytest; print(pytest.__version__)') breaks pytest-xdist's --dist loadgroup: run bash scripts/setup.sh --dev (it installs pytest<9.2)" >&2; exit 1; }
 # --dist loadgroup: a test goes to the first free worker, except a group (xdist_group: the browser tests, which share
 # one page) that one worker runs whole; --no-loadscope-reorder keeps conftest.py's slowest-first order
 python -m pytest tests -n 2 --dist loadgroup --no-loadscope-reorder --durations=15 "$@"

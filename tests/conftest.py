@@ -22,12 +22,13 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # `pytest -n N` (scripts/test.sh): N 
 # `--dist loadgroup --no-loadscope-reorder`, scripts/test.sh): the chapters (test_notebooks.py) and the slowest tests,
 # from the durations pytest lists at the end of a run, then the other chapters, then the rest in file order. A name
 # here is a chapter, a test file or a test function; a stale entry costs only balance, never a result.
-SLOWEST_FIRST = ["14_bench", "10_train", "13_playground", "12_sample", "03_generate", "test_playground_browser.py",
-                 "02_model", "test_compiled_ddp_equals_compiled_single_process", "test_sample_cli_bad_input",
-                 "09_eval", "11_speedrun", "test_ctrl_c_saves_and_resumes_exactly",
-                 "test_bench_bad_input", "test_finetune_from_local_hf_gpt2_and_eval_only", "test_config_errors",
-                 "test_compiled_fsdp_with_activation_checkpointing", "test_fsdp_stop_and_resume_is_exact",
-                 "08_parallel", "01_data"]
+SLOWEST_FIRST = ["14_bench", "10_train", "03_generate", "13_playground", "12_sample", "test_playground_browser.py",
+                 "02_model", "11_speedrun", "test_files_where_folders_should_be_and_missing_hellaswag_files",
+                 "test_compiled_ddp_equals_compiled_single_process", "test_fsdp_stop_and_resume_is_exact",
+                 "test_shard_loader_resumes_exactly_and_two_ranks_read_what_one_does",
+                 "test_compiled_fsdp_with_activation_checkpointing",
+                 "test_compiled_decode_equals_eager_inside_and_beyond_the_context", "test_resume_across_layouts",
+                 "test_sample_cli_bad_input", "test_ctrl_c_saves_and_resumes_exactly", "08_parallel", "01_data"]
 
 
 def pytest_collection_modifyitems(items):

@@ -22,7 +22,7 @@ def test_help_names_the_command_and_shows_values_and_meanings(tmp_path):
     assert sample.startswith("usage: nanogpt-sample ") and "tokens to generate in each" in sample
     assert "config files shipped" not in sample  # the training recipes do not apply to sampling
     bench = run_cli("nanogpt-bench", "--help", cwd=tmp_path, check=0).stdout
-    assert bench.startswith("usage: nanogpt-bench ") and "+compile" in bench and "about a minute" in bench
+    assert bench.startswith("usage: nanogpt-bench ") and "+compile" in bench and "--optimizer=" in bench
 
 
 def test_a_run_logged_to_a_file_has_estimates_a_summary_and_a_plot(tmp_path, data_dir):

@@ -225,7 +225,12 @@ def output_text(page) -> str:
 
 def wait_for_status(page, word):
     "Wait until the status line changes to `word: ...` after the last reset_recorders (an old 'done:' does not count)."
-    page.wait_for_function("w => window.pgStatus.some(s => s.text.trim().startsWith(w + ':'))", arg=word)
+    try:
+        page.wait_for_function("w => window.pgStatus.some(s => s.text.trim().startsWith(w + ':'))", arg=word)
+    except sync_api.TimeoutError:  # say what the status said instead
+        seen = [s["text"].strip() for s in page.evaluate("() => window.pgStatus")]
+        pytest.fail(f"the status never said {word}: within {STEP_MS} ms; it said {seen[-5:]}, and now "
+                    f"{page.locator('.pg-status').text_content().strip()!r}")
     return page.locator(".pg-status").text_content().strip()
 
 
