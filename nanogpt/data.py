@@ -29,7 +29,8 @@ from .core import NanoGPTError, atomic_write, writable_dir
 __all__ = ['SHAKESPEARE_URL', 'SHAKESPEARE_SHA256', 'SHAKESPEARE_ENV', 'GPT2_SPLIT', 'DATASET_FILES', 'sha256_of', 'download',
            'shakespeare_text', 'CharTokenizer', 'gpt2_encoding', 'BPETokenizer', 'tokenizer_from_meta', 'merge_pair',
            'BPE', 'check_space', 'staged_dataset', 'write_dataset', 'dataset_dir', 'load_meta', 'meta_problem',
-           'prepare_shakespeare', 'token_byte_lengths', 'bytes_per_token', 'batch_offsets', 'get_batch']
+           'prepare_shakespeare', 'token_byte_lengths', 'bytes_per_token', 'batch_offsets', 'get_batch',
+           'inputs_targets']
 
 # %% ../nbs/01_data.ipynb #3da444ce
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -527,7 +528,12 @@ def get_batch(data, split: str, batch_size: int, block_size: int, device="cpu", 
         raise NanoGPTError(f"{path} holds token id {top}, past the model's vocabulary of {vocab_size}: the dataset was "
                            f"prepared again, with another tokenizer, while this run read it; prepare it as it was, "
                            "or start a new run on the new dataset")
+    return inputs_targets(xy, device)
+
+
+def inputs_targets(xy: torch.Tensor, device="cpu"):
+    "Windows of block_size + 1 tokens, (B, T + 1) -> inputs and targets, (B, T) each, shifted by one, on `device`."
     x, y = xy[:, :-1].contiguous(), xy[:, 1:].contiguous()
-    if torch.device(device).type == "cuda":
+    if torch.device(device).type == "cuda":  # pinned host memory: the copy to the GPU overlaps with its work
         return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
     return x.to(device), y.to(device)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .core import NanoGPTError, atomic_write, writable_dir
-from .data import check_space, sha256_of
+from .data import check_space, inputs_targets, sha256_of
 
 # %% auto #0
 __all__ = ['MAGIC', 'VERSION', 'HEADER', 'MANIFEST', 'write_shard', 'read_shard', 'save_manifest', 'load_manifest', 'ShardWriter',
@@ -97,7 +97,7 @@ class ShardWriter:
     def __init__(self, dest, shard_tokens: int, info: dict, val_shards: int = 1):
         self.dest, self.shard_tokens, self.val_shards = writable_dir(dest, "--data_dir"), shard_tokens, val_shards
         settings = {"format": "nanogpt-shards", "version": VERSION, "shard_tokens": shard_tokens, "val_shards": val_shards, **info}
-        for stale in self.dest.glob(f".*.tmp-*"):  # what a preparation killed mid-write left
+        for stale in self.dest.glob(".*.tmp-*"):  # what a preparation killed mid-write left
             stale.unlink()
         self.manifest = self._resume(settings)
         self.doc, self.offset = self.manifest["resume"]  # the next document to add and its first token not yet written
@@ -284,8 +284,5 @@ def shard_batch(data, split: str, batch_size: int, block_size: int, device="cpu"
     if vocab_size is not None and (top := int(xy.max())) >= vocab_size:
         raise NanoGPTError(f"the shards in {data} hold token id {top}, past the model's vocabulary of {vocab_size}: "
                            "they were prepared with another tokenizer; prepare them again or start a new run")
-    x, y = xy[:, :-1].contiguous(), xy[:, 1:].contiguous()
-    if torch.device(device).type == "cuda":
-        return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
-    return x.to(device), y.to(device)
+    return inputs_targets(xy, device)  # the data chapter's: (B, T) inputs and targets, on the device
 

@@ -435,15 +435,10 @@ def train_loop(run: Run, progress: Progress, rec: Recorder, stop: StopFlag, hell
 # %% ../nbs/10_train.ipynb #6ccf0c98
 def hellaswag_for_training(cfg: TrainConfig, meta: dict) -> tuple[list[dict], object]:
     "The HellaSwag items a run scores and the tokenizer that writes them: read, cut to `hellaswag_items`, and writable."
-    try:
+    try:  # hellaswag_items says what is wrong with a file (missing, unreadable, empty, malformed) in one line
         items = hellaswag_items(cfg.hellaswag or None, Path(cfg.data_dir) / "hellaswag")[:cfg.hellaswag_items or None]
-    except (OSError, UnicodeDecodeError) as e:  # a path that is not a readable text file
-        raise NanoGPTError(f"eval_hellaswag_interval={cfg.eval_hellaswag_interval} needs HellaSwag's items, which cannot be "
-                           f"read ({e}); give a copy of hellaswag_val.jsonl with --hellaswag=PATH or $NANOGPT_HELLASWAG") from e
     except NanoGPTError as e:
         raise NanoGPTError(f"eval_hellaswag_interval={cfg.eval_hellaswag_interval} needs HellaSwag's items: {e}") from e
-    if not items:
-        raise NanoGPTError(f"eval_hellaswag_interval={cfg.eval_hellaswag_interval}: the HellaSwag file holds no items")
     if meta["tokenizer"] == "char":  # BPE, GPT-2's or trained, writes any text; characters only their alphabet
         lacking = sorted({c for item in items for text in (item["ctx"], *item["endings"]) for c in " " + text}
                          - set(meta["itos"]))
@@ -457,16 +452,12 @@ def hellaswag_for_training(cfg: TrainConfig, meta: dict) -> tuple[list[dict], ob
 
 def measure_hellaswag(run: Run, progress: Progress, rec: Recorder, items: list[dict], tokenizer):
     "Record HellaSwag acc_norm now: each rank scores its share and the counts are summed (under FSDP each scores them all)."
-    procs = run.procs
-    mine = items if run.sharded else items[procs.rank::procs.world]  # FSDP: every forward pass needs every rank
-    with autocast(run.device, run.autocast_dtype):
-        r = hellaswag(run.model, tokenizer, mine, run.device, batch_items=max(1, run.cfg.batch_size // 4))
+    procs, whole = run.procs, run.sharded  # FSDP: every forward pass needs every rank, so each scores every item
+    with autocast(run.device, run.autocast_dtype):  # eval's hellaswag shares the items and sums over gloo (cpu_group)
+        r = hellaswag(run.model, tokenizer, items, run.device, batch_items=max(1, run.cfg.batch_size // 4),
+                      rank=0 if whole else procs.rank, world=1 if whole else procs.world, group=procs.cpu_group)
     run.model.train()
-    counts = torch.tensor([r["items"], round(r["acc"] * r["items"]), round(r["acc_norm"] * r["items"])], dtype=torch.float64)
-    if procs.ddp and not run.sharded:
-        dist.all_reduce(counts, group=procs.cpu_group)  # summed over gloo, whatever the training backend
-    n, acc, acc_norm = counts.tolist()
-    rec({"iter": progress.iter_num, "hellaswag_acc_norm": acc_norm / n, "hellaswag_acc": acc / n, "hellaswag_items": int(n)})
+    rec({"iter": progress.iter_num, "hellaswag_acc_norm": r["acc_norm"], "hellaswag_acc": r["acc"], "hellaswag_items": r["items"]})
     rec.seconds_per_iter()  # scoring time does not count as training time
 
 # %% ../nbs/10_train.ipynb #3fe270b9

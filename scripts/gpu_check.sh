@@ -16,7 +16,7 @@
 #      generated tokens/s: nanoGPT's recompute against the KV cache, eager and compiled (a CUDA graph);
 #   5. with --ddp: the compiled step wrapped as the trainer wraps it under torchrun, torch.compile(DDP(model)), in a
 #      process group of one (what the wrapper costs before any communication).
-# With --speedrun, stages 3 to 5 give way to the modern chapter's comparison: train_shakespeare_char cut at 2,000
+# With --speedrun, stages 3 to 5 give way to the speedrun chapter's comparison: train_shakespeare_char cut at 2,000
 # iterations (its best comes near 1,750) against speedrun_shakespeare_char, seeds 1337 and 1, each with the time it
 # took to reach nanoGPT's 1.47; then the trainer's step of that 6 x 384 model at batch 64, bf16, compiled, with
 # GPT-2's architecture and the speedrun's switches, each with AdamW and with Muon (nanogpt-bench --optimizer and the

@@ -69,6 +69,16 @@ def run_dir(tmp_path_factory, shakespeare_input):
     return root / "out-tiny"
 
 
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory):
+    "A tiny random GPT-2 saved by transformers itself, with GPT-2's whole vocabulary: stands in for the hub's offline."
+    transformers = pytest.importorskip("transformers")
+    import torch
+    d = tmp_path_factory.mktemp("hf")
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=64)).save_pretrained(d)
+    return d
+
 def tiny(out, data_dir, **kw):
     "A 2-layer, 32-wide model on shakespeare_char: a few ms per iteration."
     settings = dict(out_dir=out, data_dir=data_dir, n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=4,

@@ -7,7 +7,6 @@ import os
 
 import pytest
 import torch
-import transformers
 
 from conftest import each_gives_one_line, run_cli, tiny
 from nanogpt.config import parse_config
@@ -19,15 +18,6 @@ import nanogpt.eval as ev
 
 ITEM = {"ctx": "The chef cracks two eggs into the bowl and", "label": 0,
         "endings": ["whisks them with a fork.", "sings.", "throws the bowl away.", "paints the eggs blue."]}
-
-
-@pytest.fixture(scope="module")
-def tiny_gpt2(tmp_path_factory):
-    "A tiny random GPT-2 in Hugging Face format, with GPT-2's vocabulary (so HellaSwag applies to it)."
-    d = tmp_path_factory.mktemp("hf")
-    torch.manual_seed(0)
-    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1, n_head=2, n_embd=16, n_positions=32)).save_pretrained(d)
-    return d
 
 
 def test_files_where_folders_should_be_and_missing_hellaswag_files(tmp_path, data_dir, tiny_gpt2):

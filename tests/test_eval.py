@@ -29,15 +29,6 @@ ITEMS = [  # HellaSwag's format, written here: the real file cannot be downloade
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny_gpt2(tmp_path_factory):
-    "A tiny random GPT-2 in Hugging Face format (GPT-2's full vocabulary, so BPE text can be scored)."
-    d = tmp_path_factory.mktemp("hf")
-    torch.manual_seed(0)
-    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=64)).save_pretrained(d)
-    return d
-
-
 def test_scores_equal_transformers_own_gpt2(tiny_gpt2):
     model, tok = load_model(tiny_gpt2)
     hf = transformers.GPT2LMHeadModel.from_pretrained(tiny_gpt2).eval()

@@ -1,7 +1,4 @@
 """nanogpt-sample: prompts, streaming, several samples, bad input (the playground is test_playground.py)."""
-import pytest
-import torch
-
 from conftest import one_line_error, run_cli
 from nanogpt.sample import SampleConfig, sample
 
@@ -50,11 +47,7 @@ def test_sample_cli_bad_input(tmp_path, run_dir):
                            env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}), "openai-community/gpt2")
 
 
-def test_sample_from_local_hf_dir_with_empty_prompt(tmp_path):
-    transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
-    d = tmp_path / "tiny-gpt2"
-    transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=1, n_head=2, n_embd=32, n_positions=64)).save_pretrained(d)
-    proc = run_cli("nanogpt-sample", f"--init_from={d}", "--start=", "--num_samples=1", "--max_new_tokens=8", "--temperature=0",
+def test_sample_from_local_hf_dir_with_empty_prompt(tmp_path, tiny_gpt2):
+    proc = run_cli("nanogpt-sample", f"--init_from={tiny_gpt2}", "--start=", "--num_samples=1", "--max_new_tokens=8", "--temperature=0",
                    cwd=tmp_path, check=0)
     assert "sample 1 of 1" in proc.stdout and "<|endoftext|>" in proc.stdout  # started from the end-of-text token
